@@ -1,0 +1,55 @@
+//! Body layout shared by encryptor and decryptor (spec `data-format/message-body.md`,
+//! `data-format/message-body-aad.md`).
+
+use alloc::vec::Vec;
+
+use crate::crypto::{IV_LEN, TAG_LEN};
+
+/// Marks the final frame.
+pub(crate) const FINAL_MARKER: u32 = 0xFFFF_FFFF;
+/// Upper bound of non-framed content (spec: 2^36 − 32 bytes).
+pub(crate) const MAX_NON_FRAMED: u64 = (1 << 36) - 32;
+
+/// Which AAD content string a body part uses.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Part {
+    Frame,
+    FinalFrame,
+    SingleBlock,
+}
+
+impl Part {
+    fn label(self) -> &'static [u8] {
+        match self {
+            Self::Frame => b"AWSKMSEncryptionClient Frame",
+            Self::FinalFrame => b"AWSKMSEncryptionClient Final Frame",
+            Self::SingleBlock => b"AWSKMSEncryptionClient Single Block",
+        }
+    }
+}
+
+/// Builds the body AAD into `aad`: message id ‖ content string ‖ sequence ‖ plaintext length.
+pub(crate) fn body_aad(aad: &mut Vec<u8>, message_id: &[u8], part: Part, seq: u32, len: u64) {
+    aad.clear();
+    aad.extend_from_slice(message_id);
+    aad.extend_from_slice(part.label());
+    aad.extend_from_slice(&seq.to_be_bytes());
+    aad.extend_from_slice(&len.to_be_bytes());
+}
+
+/// The frame IV of a conforming writer: 8 zero bytes ‖ sequence number.
+pub(crate) fn frame_iv(seq: u32) -> [u8; IV_LEN] {
+    let mut iv = [0u8; IV_LEN];
+    iv[8..].copy_from_slice(&seq.to_be_bytes());
+    iv
+}
+
+/// Bytes of a regular frame carrying `frame_len` plaintext bytes.
+pub(crate) const fn regular_frame_len(frame_len: u64) -> u64 {
+    4 + IV_LEN as u64 + frame_len + TAG_LEN as u64
+}
+
+/// Bytes of a final frame carrying `len` plaintext bytes.
+pub(crate) const fn final_frame_len(len: u64) -> u64 {
+    4 + 4 + IV_LEN as u64 + 4 + len + TAG_LEN as u64
+}

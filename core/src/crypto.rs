@@ -1,0 +1,465 @@
+//! The cryptographic provider: AES-GCM, SHA-2 streams, HKDF, ECDSA and randomness.
+//!
+//! The bulk primitives (AES-GCM over frames, the message hash of signed suites) come from
+//! AWS-LC when the `aws-lc` feature is on (native builds), and from RustCrypto otherwise (the
+//! wasm build). Key derivation, signatures and RSA are RustCrypto everywhere: they run once
+//! per message.
+
+use alloc::string::String;
+use alloc::vec::Vec;
+
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD as B64;
+use zeroize::Zeroizing;
+
+use crate::error::Error;
+use crate::suite::{AlgorithmSuite, Kdf, SignatureAlgorithm};
+
+/// AES-GCM tag length.
+pub const TAG_LEN: usize = 16;
+/// AES-GCM IV length.
+pub const IV_LEN: usize = 12;
+
+/// Fills `buf` from the system CSPRNG.
+pub fn fill_random(buf: &mut [u8]) -> Result<(), Error> {
+    getrandom::fill(buf).map_err(|_| Error::Random)
+}
+
+/// An AES-GCM key (128, 192 or 256 bits) with a 12-byte IV and 16-byte tag.
+pub struct GcmKey(backend::Gcm);
+
+impl core::fmt::Debug for GcmKey {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.write_str("GcmKey(..)")
+    }
+}
+
+impl GcmKey {
+    /// A key from 16, 24 or 32 bytes.
+    pub fn new(key: &[u8]) -> Result<Self, Error> {
+        backend::Gcm::new(key).map(Self)
+    }
+
+    /// Encrypts `buf` in place and returns the tag.
+    pub fn seal_in_place(&self, iv: &[u8; IV_LEN], aad: &[u8], buf: &mut [u8]) -> [u8; TAG_LEN] {
+        self.0.seal(iv, aad, buf)
+    }
+
+    /// Decrypts `buf` in place if `tag` verifies. On failure `buf` holds no plaintext.
+    pub fn open_in_place(
+        &self,
+        iv: &[u8; IV_LEN],
+        aad: &[u8],
+        buf: &mut [u8],
+        tag: &[u8],
+    ) -> Result<(), ()> {
+        let r = self.0.open(iv, aad, buf, tag);
+        if r.is_err() {
+            buf.fill(0);
+        }
+        r
+    }
+}
+
+/// A running SHA-256 or SHA-384 over the signed part of a message.
+pub struct MessageHash(backend::Hash);
+
+impl core::fmt::Debug for MessageHash {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.write_str("MessageHash(..)")
+    }
+}
+
+impl MessageHash {
+    pub(crate) fn new(alg: SignatureAlgorithm) -> Self {
+        Self(backend::Hash::new(alg))
+    }
+    pub(crate) fn update(&mut self, data: &[u8]) {
+        self.0.update(data)
+    }
+    pub(crate) fn finish(self) -> Vec<u8> {
+        self.0.finish()
+    }
+}
+
+/// Keys derived from a data key for one message.
+pub(crate) struct DerivedKeys {
+    pub(crate) key: Zeroizing<Vec<u8>>,
+    pub(crate) commitment: Option<Zeroizing<[u8; 32]>>,
+}
+
+/// Derives the frame key (and the commitment key of committing suites) from the data key
+/// (spec `framework/transitive-requirements.md`, key derivation).
+pub(crate) fn derive_keys(
+    suite: AlgorithmSuite,
+    data_key: &[u8],
+    message_id: &[u8],
+) -> Result<DerivedKeys, Error> {
+    if data_key.len() != suite.data_key_len() {
+        return Err(Error::Key(alloc::format!(
+            "data key is {} bytes, suite {} needs {}",
+            data_key.len(),
+            suite,
+            suite.data_key_len()
+        )));
+    }
+    let mut key = Zeroizing::new(alloc::vec![0u8; suite.data_key_len()]);
+    let id = suite.id().to_be_bytes();
+    let expand_err = |_| Error::Misuse("HKDF output length");
+    match suite.kdf() {
+        Kdf::Identity => {
+            key.copy_from_slice(data_key);
+            Ok(DerivedKeys { key, commitment: None })
+        }
+        Kdf::HkdfSha256 | Kdf::HkdfSha384 => {
+            let mut info = Vec::with_capacity(2 + message_id.len());
+            info.extend_from_slice(&id);
+            info.extend_from_slice(message_id);
+            if suite.kdf() == Kdf::HkdfSha256 {
+                hkdf::Hkdf::<sha2::Sha256>::new(None, data_key).expand(&info, &mut key)
+            } else {
+                hkdf::Hkdf::<sha2::Sha384>::new(None, data_key).expand(&info, &mut key)
+            }
+            .map_err(expand_err)?;
+            Ok(DerivedKeys { key, commitment: None })
+        }
+        Kdf::HkdfSha512Committing => {
+            let prk = hkdf::Hkdf::<sha2::Sha512>::new(Some(message_id), data_key);
+            let mut info = [0u8; 11];
+            info[..2].copy_from_slice(&id);
+            info[2..].copy_from_slice(b"DERIVEKEY");
+            prk.expand(&info, &mut key).map_err(expand_err)?;
+            let mut commit = Zeroizing::new([0u8; 32]);
+            prk.expand(b"COMMITKEY", &mut commit[..]).map_err(expand_err)?;
+            Ok(DerivedKeys { key, commitment: Some(commit) })
+        }
+    }
+}
+
+/// The ephemeral signing key of a signed message.
+pub(crate) enum Signer {
+    P256(p256::ecdsa::SigningKey),
+    P384(p384::ecdsa::SigningKey),
+}
+
+impl Signer {
+    /// A fresh key pair and the base64 compressed public point for the encryption context.
+    pub(crate) fn generate(alg: SignatureAlgorithm) -> Result<(Self, String), Error> {
+        loop {
+            let signer = match alg {
+                SignatureAlgorithm::EcdsaP256Sha256 => {
+                    let mut b = Zeroizing::new([0u8; 32]);
+                    fill_random(&mut b[..])?;
+                    p256::ecdsa::SigningKey::from_slice(&b[..]).ok().map(Self::P256)
+                }
+                SignatureAlgorithm::EcdsaP384Sha384 => {
+                    let mut b = Zeroizing::new([0u8; 48]);
+                    fill_random(&mut b[..])?;
+                    p384::ecdsa::SigningKey::from_slice(&b[..]).ok().map(Self::P384)
+                }
+            };
+            // A random string that is not a valid scalar (zero or ≥ n) is drawn again.
+            if let Some(s) = signer {
+                let point = match &s {
+                    Self::P256(k) => B64.encode(k.verifying_key().to_sec1_point(true).as_bytes()),
+                    Self::P384(k) => B64.encode(k.verifying_key().to_sec1_point(true).as_bytes()),
+                };
+                return Ok((s, point));
+            }
+        }
+    }
+
+    /// Signs a message digest. The DER signature always has the fixed length the official
+    /// SDKs write (71 or 103 bytes): low-s form, re-signed until r needs its full width.
+    pub(crate) fn sign(&self, digest: &[u8]) -> Result<Vec<u8>, Error> {
+        use signature::hazmat::RandomizedPrehashSigner;
+        let mut rng = getrandom::SysRng;
+        for _ in 0..256 {
+            let der = match self {
+                Self::P256(k) => {
+                    let s: p256::ecdsa::Signature =
+                        k.sign_prehash_with_rng(&mut rng, digest).map_err(|_| Error::Random)?;
+                    let der = s.normalize_s().to_der();
+                    (der.as_bytes().len() == 71).then(|| der.as_bytes().to_vec())
+                }
+                Self::P384(k) => {
+                    let s: p384::ecdsa::Signature =
+                        k.sign_prehash_with_rng(&mut rng, digest).map_err(|_| Error::Random)?;
+                    let der = s.normalize_s().to_der();
+                    (der.as_bytes().len() == 103).then(|| der.as_bytes().to_vec())
+                }
+            };
+            if let Some(d) = der {
+                return Ok(d);
+            }
+        }
+        Err(Error::Random)
+    }
+}
+
+/// The verification key of a signed message, from the `aws-crypto-public-key` context value.
+pub(crate) enum Verifier {
+    P256(p256::ecdsa::VerifyingKey),
+    P384(p384::ecdsa::VerifyingKey),
+}
+
+impl Verifier {
+    pub(crate) fn from_context_value(alg: SignatureAlgorithm, b64: &str) -> Result<Self, Error> {
+        let bad = || Error::PublicKeyMismatch("aws-crypto-public-key is not a valid compressed point");
+        let raw = B64.decode(b64).map_err(|_| bad())?;
+        let expected = match alg {
+            SignatureAlgorithm::EcdsaP256Sha256 => 33,
+            SignatureAlgorithm::EcdsaP384Sha384 => 49,
+        };
+        if raw.len() != expected {
+            return Err(bad());
+        }
+        Ok(match alg {
+            SignatureAlgorithm::EcdsaP256Sha256 => {
+                Self::P256(p256::ecdsa::VerifyingKey::from_sec1_bytes(&raw).map_err(|_| bad())?)
+            }
+            SignatureAlgorithm::EcdsaP384Sha384 => {
+                Self::P384(p384::ecdsa::VerifyingKey::from_sec1_bytes(&raw).map_err(|_| bad())?)
+            }
+        })
+    }
+
+    /// Verifies a DER signature of any valid length over a message digest.
+    pub(crate) fn verify(&self, digest: &[u8], der: &[u8]) -> Result<(), Error> {
+        use signature::hazmat::PrehashVerifier;
+        let ok = match self {
+            Self::P256(k) => p256::ecdsa::Signature::from_der(der)
+                .ok()
+                .and_then(|s| k.verify_prehash(digest, &s).ok()),
+            Self::P384(k) => p384::ecdsa::Signature::from_der(der)
+                .ok()
+                .and_then(|s| k.verify_prehash(digest, &s).ok()),
+        };
+        ok.ok_or(Error::SignatureVerification)
+    }
+}
+
+#[cfg(feature = "aws-lc")]
+mod backend {
+    use alloc::vec::Vec;
+    use aws_lc_rs::{aead, digest};
+
+    use super::{IV_LEN, TAG_LEN};
+    use crate::error::Error;
+    use crate::suite::SignatureAlgorithm;
+
+    pub(super) struct Gcm(aead::LessSafeKey);
+
+    impl Gcm {
+        pub(super) fn new(key: &[u8]) -> Result<Self, Error> {
+            let alg = match key.len() {
+                16 => &aead::AES_128_GCM,
+                24 => &aead::AES_192_GCM,
+                32 => &aead::AES_256_GCM,
+                _ => return Err(Error::Key("AES key must be 16, 24 or 32 bytes".into())),
+            };
+            let k = aead::UnboundKey::new(alg, key)
+                .map_err(|_| Error::Key("AES key rejected".into()))?;
+            Ok(Self(aead::LessSafeKey::new(k)))
+        }
+
+        pub(super) fn seal(&self, iv: &[u8; IV_LEN], aad: &[u8], buf: &mut [u8]) -> [u8; TAG_LEN] {
+            let nonce = aead::Nonce::assume_unique_for_key(*iv);
+            let tag = self
+                .0
+                .seal_in_place_separate_tag(nonce, aead::Aad::from(aad), buf)
+                .expect("AES-GCM input within limits");
+            let mut t = [0u8; TAG_LEN];
+            t.copy_from_slice(tag.as_ref());
+            t
+        }
+
+        pub(super) fn open(
+            &self,
+            iv: &[u8; IV_LEN],
+            aad: &[u8],
+            buf: &mut [u8],
+            tag: &[u8],
+        ) -> Result<(), ()> {
+            let nonce = aead::Nonce::assume_unique_for_key(*iv);
+            self.0
+                .open_in_place_separate_tag(nonce, aead::Aad::from(aad), tag, buf)
+                .map(|_| ())
+                .map_err(|_| ())
+        }
+    }
+
+    pub(super) struct Hash(digest::Context);
+
+    impl Hash {
+        pub(super) fn new(alg: SignatureAlgorithm) -> Self {
+            Self(digest::Context::new(match alg {
+                SignatureAlgorithm::EcdsaP256Sha256 => &digest::SHA256,
+                SignatureAlgorithm::EcdsaP384Sha384 => &digest::SHA384,
+            }))
+        }
+        pub(super) fn update(&mut self, data: &[u8]) {
+            self.0.update(data)
+        }
+        pub(super) fn finish(self) -> Vec<u8> {
+            self.0.finish().as_ref().to_vec()
+        }
+    }
+}
+
+#[cfg(not(feature = "aws-lc"))]
+mod backend {
+    use aes_gcm::aead::consts::U12;
+    use aes_gcm::aead::{AeadInOut, KeyInit};
+    use aes_gcm::{Aes128Gcm, Aes256Gcm, AesGcm, Nonce, Tag};
+    use alloc::vec::Vec;
+    use sha2::Digest;
+
+    use super::{IV_LEN, TAG_LEN};
+    use crate::error::Error;
+    use crate::suite::SignatureAlgorithm;
+
+    type Aes192Gcm = AesGcm<aes_gcm::aes::Aes192, U12>;
+
+    pub(super) enum Gcm {
+        A128(Aes128Gcm),
+        A192(Aes192Gcm),
+        A256(Aes256Gcm),
+    }
+
+    macro_rules! each {
+        ($self:expr, $k:ident => $e:expr) => {
+            match $self {
+                Gcm::A128($k) => $e,
+                Gcm::A192($k) => $e,
+                Gcm::A256($k) => $e,
+            }
+        };
+    }
+
+    impl Gcm {
+        pub(super) fn new(key: &[u8]) -> Result<Self, Error> {
+            let bad = |_| Error::Key("AES key rejected".into());
+            Ok(match key.len() {
+                16 => Self::A128(Aes128Gcm::new_from_slice(key).map_err(bad)?),
+                24 => Self::A192(Aes192Gcm::new_from_slice(key).map_err(bad)?),
+                32 => Self::A256(Aes256Gcm::new_from_slice(key).map_err(bad)?),
+                _ => return Err(Error::Key("AES key must be 16, 24 or 32 bytes".into())),
+            })
+        }
+
+        pub(super) fn seal(&self, iv: &[u8; IV_LEN], aad: &[u8], buf: &mut [u8]) -> [u8; TAG_LEN] {
+            let nonce = Nonce::<U12>::from(*iv);
+            let tag = each!(self, k => k.encrypt_inout_detached(&nonce, aad, buf.into()))
+                .expect("AES-GCM input within limits");
+            tag.into()
+        }
+
+        pub(super) fn open(
+            &self,
+            iv: &[u8; IV_LEN],
+            aad: &[u8],
+            buf: &mut [u8],
+            tag: &[u8],
+        ) -> Result<(), ()> {
+            let nonce = Nonce::<U12>::from(*iv);
+            let tag = Tag::try_from(tag).map_err(|_| ())?;
+            each!(self, k => k.decrypt_inout_detached(&nonce, aad, buf.into(), &tag)).map_err(|_| ())
+        }
+    }
+
+    pub(super) enum Hash {
+        S256(sha2::Sha256),
+        S384(sha2::Sha384),
+    }
+
+    impl Hash {
+        pub(super) fn new(alg: SignatureAlgorithm) -> Self {
+            match alg {
+                SignatureAlgorithm::EcdsaP256Sha256 => Self::S256(sha2::Sha256::new()),
+                SignatureAlgorithm::EcdsaP384Sha384 => Self::S384(sha2::Sha384::new()),
+            }
+        }
+        pub(super) fn update(&mut self, data: &[u8]) {
+            match self {
+                Self::S256(h) => h.update(data),
+                Self::S384(h) => h.update(data),
+            }
+        }
+        pub(super) fn finish(self) -> Vec<u8> {
+            match self {
+                Self::S256(h) => h.finalize().to_vec(),
+                Self::S384(h) => h.finalize().to_vec(),
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn gcm_round_trip_and_tamper() {
+        for len in [16, 24, 32] {
+            let k = GcmKey::new(&alloc::vec![7u8; len]).unwrap();
+            let iv = [1u8; 12];
+            let mut buf = *b"hello frames";
+            let tag = k.seal_in_place(&iv, b"aad", &mut buf);
+            assert_ne!(&buf, b"hello frames");
+            let mut bad = buf;
+            assert!(k.open_in_place(&iv, b"aaD", &mut bad, &tag).is_err());
+            assert_eq!(bad, [0u8; 12]);
+            k.open_in_place(&iv, b"aad", &mut buf, &tag).unwrap();
+            assert_eq!(&buf, b"hello frames");
+        }
+        assert!(GcmKey::new(&[0u8; 20]).is_err());
+    }
+
+    #[test]
+    fn gcm_known_answer() {
+        // NIST GCM test case 14 (256-bit zero key, zero IV, one zero block).
+        let k = GcmKey::new(&[0u8; 32]).unwrap();
+        let mut buf = [0u8; 16];
+        let tag = k.seal_in_place(&[0u8; 12], &[], &mut buf);
+        assert_eq!(buf, hex("cea7403d4d606b6e074ec5d3baf39d18"));
+        assert_eq!(tag, hex("d0d1c8a799996bf0265b98b5d48ab919"));
+    }
+
+    fn hex<const N: usize>(s: &str) -> [u8; N] {
+        let mut out = [0u8; N];
+        for (i, b) in out.iter_mut().enumerate() {
+            *b = u8::from_str_radix(&s[2 * i..2 * i + 2], 16).unwrap();
+        }
+        out
+    }
+
+    #[test]
+    fn signatures_have_fixed_length_and_verify() {
+        for alg in [SignatureAlgorithm::EcdsaP256Sha256, SignatureAlgorithm::EcdsaP384Sha384] {
+            let (s, public) = Signer::generate(alg).unwrap();
+            assert_eq!(public.len(), if alg == SignatureAlgorithm::EcdsaP256Sha256 { 44 } else { 68 });
+            let mut h = MessageHash::new(alg);
+            h.update(b"message");
+            let d = h.finish();
+            let sig = s.sign(&d).unwrap();
+            assert_eq!(sig.len(), alg.fixed_signature_len());
+            let v = Verifier::from_context_value(alg, &public).unwrap();
+            v.verify(&d, &sig).unwrap();
+            let mut d2 = d.clone();
+            d2[0] ^= 1;
+            assert!(v.verify(&d2, &sig).is_err());
+        }
+    }
+
+    #[test]
+    fn committing_derivation_separates_keys() {
+        let suite = AlgorithmSuite::AES_256_GCM_HKDF_SHA512_COMMIT_KEY;
+        let d = derive_keys(suite, &[1u8; 32], &[2u8; 32]).unwrap();
+        let c = d.commitment.unwrap();
+        assert_ne!(&d.key[..], &c[..]);
+        let d2 = derive_keys(suite, &[1u8; 32], &[3u8; 32]).unwrap();
+        assert_ne!(&d.key[..], &d2.key[..]);
+        assert!(derive_keys(suite, &[1u8; 16], &[2u8; 32]).is_err());
+    }
+}

@@ -1,0 +1,435 @@
+//! Sans-IO decryption: message bytes in, authenticated plaintext out
+//! (spec `client-apis/decrypt.md`, `client-apis/streaming.md`).
+
+use alloc::format;
+use alloc::vec::Vec;
+
+use subtle::ConstantTimeEq;
+use zeroize::Zeroizing;
+
+use crate::body::{self, FINAL_MARKER, MAX_NON_FRAMED, Part};
+use crate::codec::{Reader, Short};
+use crate::context::{self, EncryptionContext, PUBLIC_KEY_FIELD};
+use crate::crypto::{self, GcmKey, IV_LEN, MessageHash, TAG_LEN, Verifier};
+use crate::error::Error;
+use crate::header::{ContentType, Header, ParseRules};
+use crate::keyring::{DecryptionMaterials, Keyring};
+use crate::suite::CommitmentPolicy;
+
+/// Default limit on the header size (16 MiB); it bounds the memory a header can take.
+pub const DEFAULT_MAX_HEADER_SIZE: usize = 16 << 20;
+
+/// Settings of one decryption. `Default` matches the official Python SDK 4.x.
+#[derive(Clone, Debug)]
+pub struct DecryptConfig {
+    /// Which suites may be read (default: committing suites only).
+    pub commitment_policy: CommitmentPolicy,
+    /// Fail as soon as the header announces more encrypted data keys than this.
+    pub max_encrypted_data_keys: Option<usize>,
+    /// Pairs the caller expects. Each pair stored in the header must have the same value;
+    /// pairs not stored in the header are authenticated as "required" context (they must
+    /// have been given as required keys when the message was written).
+    pub encryption_context: EncryptionContext,
+    /// Fail right after the header if the message is signed (for callers that release
+    /// plaintext as it streams and cannot wait for the footer).
+    pub refuse_signed: bool,
+    /// Largest accepted header (default 16 MiB).
+    pub max_header_size: Option<usize>,
+    /// Largest accepted frame length or non-framed content length. Plaintext is buffered up
+    /// to this size before its tag is checked.
+    pub max_body_size: Option<u64>,
+}
+
+impl Default for DecryptConfig {
+    fn default() -> Self {
+        Self {
+            commitment_policy: CommitmentPolicy::default(),
+            max_encrypted_data_keys: None,
+            encryption_context: EncryptionContext::new(),
+            refuse_signed: false,
+            max_header_size: Some(DEFAULT_MAX_HEADER_SIZE),
+            max_body_size: None,
+        }
+    }
+}
+
+enum Step {
+    /// The first `n` bytes were used.
+    Consumed(usize),
+    /// At least `n` bytes (from the start of the data) are needed.
+    Need(usize),
+}
+
+impl From<Short> for Step {
+    fn from(Short::Need(n): Short) -> Self {
+        Self::Need(n)
+    }
+}
+
+macro_rules! need {
+    ($e:expr) => {
+        match $e {
+            Ok(v) => v,
+            Err(s) => return Ok(Step::from(s)),
+        }
+    };
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum State {
+    Header,
+    Frames,
+    NonFramed,
+    Footer,
+    Done,
+    Failed,
+}
+
+struct Body {
+    key: GcmKey,
+    next_seq: u32,
+    verify: Option<(Verifier, MessageHash)>,
+    /// Plaintext of the last frame (or non-framed content) of a signed message, held until
+    /// the signature verifies.
+    held: Zeroizing<Vec<u8>>,
+}
+
+/// Decrypts one message, whatever size pieces it arrives in.
+///
+/// Feed bytes with [`Decryptor::update`]; it appends only authenticated plaintext to the
+/// output. For signed suites the final frame is held until the footer signature verifies.
+/// **[`Decryptor::finish`] must be called** at the end of input: it is what reports a
+/// truncated message. Plaintext of regular frames is released once its tag verifies; if a
+/// later check fails, the caller must discard what was released (the std helpers do).
+pub struct Decryptor<K> {
+    keyring: K,
+    config: DecryptConfig,
+    state: State,
+    buf: Vec<u8>,
+    need: usize,
+    header: Option<Header>,
+    body: Option<Body>,
+    aad: Vec<u8>,
+    released: u64,
+}
+
+impl<K> core::fmt::Debug for Decryptor<K> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("Decryptor")
+            .field("state", &self.state)
+            .field("header", &self.header)
+            .field("released", &self.released)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<K: Keyring> Decryptor<K> {
+    /// A decryptor that unwraps the data key with `keyring`.
+    pub fn new(keyring: K, config: DecryptConfig) -> Self {
+        Self {
+            keyring,
+            config,
+            state: State::Header,
+            buf: Vec::new(),
+            need: 0,
+            header: None,
+            body: None,
+            aad: Vec::with_capacity(128),
+            released: 0,
+        }
+    }
+
+    /// The header, once it has been authenticated.
+    pub fn header(&self) -> Option<&Header> {
+        self.header.as_ref()
+    }
+
+    /// Plaintext bytes released so far.
+    pub fn released(&self) -> u64 {
+        self.released
+    }
+
+    /// Whether the whole message (footer included) has been read and verified.
+    pub fn is_done(&self) -> bool {
+        self.state == State::Done
+    }
+
+    /// Bytes the decryptor needs before it can make progress (0 once done).
+    pub fn needed(&self) -> usize {
+        match self.state {
+            State::Done | State::Failed => 0,
+            _ if self.buf.is_empty() => 1,
+            _ => self.need.saturating_sub(self.buf.len()).max(1),
+        }
+    }
+
+    /// Consumes all of `input`, appending released plaintext to `out`. After an error the
+    /// decryptor refuses further input.
+    pub fn update(&mut self, input: &[u8], out: &mut Vec<u8>) -> Result<(), Error> {
+        if self.state == State::Failed {
+            return Err(Error::Misuse("the decryptor already failed"));
+        }
+        let before = out.len();
+        let r = self.update_inner(input, out);
+        self.released += (out.len() - before) as u64;
+        if r.is_err() {
+            self.state = State::Failed;
+            self.body = None;
+            self.buf.clear();
+        }
+        r
+    }
+
+    /// Ends the input: fails with [`Error::Truncated`] unless the whole message was read.
+    pub fn finish(&mut self) -> Result<(), Error> {
+        match self.state {
+            State::Done => Ok(()),
+            State::Failed => Err(Error::Misuse("the decryptor already failed")),
+            _ => {
+                self.state = State::Failed;
+                self.body = None;
+                Err(Error::Truncated)
+            }
+        }
+    }
+
+    fn update_inner(&mut self, mut input: &[u8], out: &mut Vec<u8>) -> Result<(), Error> {
+        loop {
+            if self.buf.is_empty() {
+                if input.is_empty() {
+                    return Ok(());
+                }
+                match self.step(input, out)? {
+                    Step::Consumed(n) => input = &input[n..],
+                    Step::Need(total) => {
+                        self.buf.extend_from_slice(input);
+                        self.need = total;
+                        return Ok(());
+                    }
+                }
+            } else {
+                let take = self.need.saturating_sub(self.buf.len()).min(input.len());
+                self.buf.extend_from_slice(&input[..take]);
+                input = &input[take..];
+                if self.buf.len() < self.need {
+                    return Ok(());
+                }
+                let data = core::mem::take(&mut self.buf);
+                match self.step(&data, out)? {
+                    Step::Consumed(n) => {
+                        self.buf = data;
+                        self.buf.drain(..n);
+                    }
+                    Step::Need(total) => {
+                        self.buf = data;
+                        self.need = total;
+                    }
+                }
+            }
+        }
+    }
+
+    fn step(&mut self, data: &[u8], out: &mut Vec<u8>) -> Result<Step, Error> {
+        match self.state {
+            State::Header => self.step_header(data),
+            State::Frames => self.step_frame(data, out),
+            State::NonFramed => self.step_non_framed(data, out),
+            State::Footer => self.step_footer(data, out),
+            State::Done => Err(Error::TrailingData),
+            State::Failed => Err(Error::Misuse("the decryptor already failed")),
+        }
+    }
+
+    fn step_header(&mut self, data: &[u8]) -> Result<Step, Error> {
+        let rules = ParseRules {
+            policy: self.config.commitment_policy,
+            max_encrypted_data_keys: self.config.max_encrypted_data_keys,
+            refuse_signed: self.config.refuse_signed,
+            max_header_size: self.config.max_header_size,
+        };
+        let (header, body_len) = need!(Header::parse_body(data, &rules)?);
+        let total = body_len + header.auth_len();
+        if data.len() < total {
+            return Ok(Step::Need(total));
+        }
+        let body = self.open_header(&header, &data[..body_len], &data[body_len..total])?;
+        self.state = match header.content_type {
+            ContentType::Framed => State::Frames,
+            ContentType::NonFramed => State::NonFramed,
+        };
+        if let Some(limit) = self.config.max_body_size {
+            if u64::from(header.frame_length) > limit {
+                return Err(Error::BodyTooLarge { limit });
+            }
+        }
+        self.body = Some(body);
+        if let Some((_, h)) = &mut self.body.as_mut().and_then(|b| b.verify.as_mut()) {
+            h.update(&data[..total]);
+        }
+        self.header = Some(header);
+        Ok(Step::Consumed(total))
+    }
+
+    /// Gets the data key, checks the commitment and the header tag (in that order).
+    fn open_header(&self, header: &Header, body_bytes: &[u8], auth: &[u8]) -> Result<Body, Error> {
+        let suite = header.suite;
+        let stored = &header.encryption_context;
+        let verify = match (suite.signature(), stored.get(PUBLIC_KEY_FIELD)) {
+            (Some(alg), Some(pk)) => Some((Verifier::from_context_value(alg, pk)?, MessageHash::new(alg))),
+            (Some(_), None) => {
+                return Err(Error::PublicKeyMismatch("signed suite without aws-crypto-public-key in the context"));
+            }
+            (None, Some(_)) => {
+                return Err(Error::PublicKeyMismatch("unsigned suite with aws-crypto-public-key in the context"));
+            }
+            (None, None) => None,
+        };
+        let mut required = EncryptionContext::new();
+        for (k, v) in &self.config.encryption_context {
+            match stored.get(k) {
+                Some(s) if s == v => {}
+                Some(_) => {
+                    return Err(Error::EncryptionContext(format!(
+                        "the message's value for {k:?} differs from the one expected"
+                    )));
+                }
+                None => {
+                    required.insert(k.clone(), v.clone());
+                }
+            }
+        }
+        let mut full = stored.clone();
+        full.extend(required.iter().map(|(k, v)| (k.clone(), v.clone())));
+        let mut materials = DecryptionMaterials { suite, encryption_context: full, data_key: None };
+        self.keyring.on_decrypt(&mut materials, &header.encrypted_data_keys)?;
+        let data_key = materials.data_key.ok_or(Error::Misuse("the keyring reported success without a data key"))?;
+        let keys = crypto::derive_keys(suite, data_key.as_bytes(), &header.message_id)?;
+        if let (Some(expected), Some(derived)) = (&header.commitment, &keys.commitment) {
+            if !bool::from(expected.ct_eq(&derived[..])) {
+                return Err(Error::CommitmentMismatch);
+            }
+        }
+        let key = GcmKey::new(&keys.key)?;
+        let (iv, tag) = match header.version() {
+            1 => {
+                let mut iv = [0u8; IV_LEN];
+                iv.copy_from_slice(&auth[..IV_LEN]);
+                (iv, &auth[IV_LEN..])
+            }
+            _ => ([0u8; IV_LEN], auth),
+        };
+        let mut aad = body_bytes.to_vec();
+        aad.extend_from_slice(&context::serialize(&required)?);
+        if key.open_in_place(&iv, &aad, &mut [], tag).is_err() {
+            if let Some(k) = required.keys().next() {
+                return Err(Error::EncryptionContext(format!(
+                    "header authentication failed; the message does not store {k:?}, so it must have been written with it as a required key (or the header was altered)"
+                )));
+            }
+            return Err(Error::HeaderAuthentication);
+        }
+        Ok(Body { key, next_seq: 1, verify, held: Zeroizing::new(Vec::new()) })
+    }
+
+    fn step_frame(&mut self, data: &[u8], out: &mut Vec<u8>) -> Result<Step, Error> {
+        let header = self.header.as_ref().ok_or(Error::Misuse("no header"))?;
+        let body = self.body.as_mut().ok_or(Error::Misuse("no body"))?;
+        let frame_len = header.frame_length;
+        let mut r = Reader::new(data);
+        let first = need!(r.u32());
+        let is_final = first == FINAL_MARKER;
+        let seq = if is_final { need!(r.u32()) } else { first };
+        if seq != body.next_seq {
+            return Err(Error::MalformedBody(format!(
+                "frame sequence number {seq} where {} was expected",
+                body.next_seq
+            )));
+        }
+        let iv: [u8; IV_LEN] = need!(r.array());
+        let len = if is_final {
+            let len = need!(r.u32());
+            if len > frame_len {
+                return Err(Error::MalformedBody(format!(
+                    "final frame of {len} bytes is longer than the frame length {frame_len}"
+                )));
+            }
+            len
+        } else {
+            frame_len
+        };
+        let len_usize = usize::try_from(len).map_err(|_| Error::BodyTooLarge { limit: usize::MAX as u64 })?;
+        let ct = need!(r.take(len_usize));
+        let tag = need!(r.take(TAG_LEN));
+        let used = r.position();
+
+        let part = if is_final { Part::FinalFrame } else { Part::Frame };
+        body::body_aad(&mut self.aad, &header.message_id, part, seq, u64::from(len));
+        let hold = is_final && body.verify.is_some();
+        let dst: &mut Vec<u8> = if hold { &mut body.held } else { out };
+        let start = dst.len();
+        dst.extend_from_slice(ct);
+        if body.key.open_in_place(&iv, &self.aad, &mut dst[start..], tag).is_err() {
+            dst.truncate(start);
+            return Err(Error::FrameAuthentication { sequence: seq });
+        }
+        if let Some((_, h)) = &mut body.verify {
+            h.update(&data[..used]);
+        }
+        if is_final {
+            self.state = if body.verify.is_some() { State::Footer } else { State::Done };
+        } else {
+            body.next_seq = seq
+                .checked_add(1)
+                .filter(|s| *s != FINAL_MARKER)
+                .ok_or_else(|| Error::MalformedBody("more than 2^32 − 1 frames".into()))?;
+        }
+        Ok(Step::Consumed(used))
+    }
+
+    fn step_non_framed(&mut self, data: &[u8], out: &mut Vec<u8>) -> Result<Step, Error> {
+        let header = self.header.as_ref().ok_or(Error::Misuse("no header"))?;
+        let body = self.body.as_mut().ok_or(Error::Misuse("no body"))?;
+        let mut r = Reader::new(data);
+        let iv: [u8; IV_LEN] = need!(r.array());
+        let len = need!(r.u64());
+        if len > MAX_NON_FRAMED {
+            return Err(Error::MalformedBody(format!("non-framed content of {len} bytes exceeds 2^36 − 32")));
+        }
+        if let Some(limit) = self.config.max_body_size {
+            if len > limit {
+                return Err(Error::BodyTooLarge { limit });
+            }
+        }
+        let len_usize = usize::try_from(len).map_err(|_| Error::BodyTooLarge { limit: usize::MAX as u64 })?;
+        let ct = need!(r.take(len_usize));
+        let tag = need!(r.take(TAG_LEN));
+        let used = r.position();
+        body::body_aad(&mut self.aad, &header.message_id, Part::SingleBlock, 1, len);
+        let hold = body.verify.is_some();
+        let dst: &mut Vec<u8> = if hold { &mut body.held } else { out };
+        let start = dst.len();
+        dst.extend_from_slice(ct);
+        if body.key.open_in_place(&iv, &self.aad, &mut dst[start..], tag).is_err() {
+            dst.truncate(start);
+            return Err(Error::BodyAuthentication);
+        }
+        if let Some((_, h)) = &mut body.verify {
+            h.update(&data[..used]);
+        }
+        self.state = if hold { State::Footer } else { State::Done };
+        Ok(Step::Consumed(used))
+    }
+
+    fn step_footer(&mut self, data: &[u8], out: &mut Vec<u8>) -> Result<Step, Error> {
+        let body = self.body.as_mut().ok_or(Error::Misuse("no body"))?;
+        let mut r = Reader::new(data);
+        let sig = need!(r.u16_prefixed());
+        let used = r.position();
+        let (verifier, hash) = body.verify.take().ok_or(Error::Misuse("no signature state"))?;
+        verifier.verify(&hash.finish(), sig)?;
+        out.extend_from_slice(&body.held);
+        body.held.clear();
+        self.state = State::Done;
+        Ok(Step::Consumed(used))
+    }
+}

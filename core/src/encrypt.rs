@@ -1,0 +1,273 @@
+//! Sans-IO encryption: plaintext in, message bytes out (spec `client-apis/encrypt.md`).
+
+use alloc::collections::BTreeSet;
+use alloc::format;
+use alloc::string::String;
+use alloc::vec::Vec;
+
+use crate::body::{self, FINAL_MARKER, Part};
+use crate::context::{self, EncryptionContext, PUBLIC_KEY_FIELD};
+use crate::crypto::{self, GcmKey, IV_LEN, MessageHash, Signer};
+use crate::error::Error;
+use crate::header::{ContentType, Header};
+use crate::keyring::{EncryptionMaterials, Keyring};
+use crate::suite::{AlgorithmSuite, CommitmentPolicy};
+
+/// Default frame length of the official SDKs.
+pub const DEFAULT_FRAME_LENGTH: u32 = 4096;
+
+/// Settings of one encryption. `Default` matches the official Python SDK 4.x.
+#[derive(Clone, Debug)]
+pub struct EncryptConfig {
+    /// Which suites may be written (default: require commitment).
+    pub commitment_policy: CommitmentPolicy,
+    /// The suite; `None` picks the policy's default (0x0578 under the default policy).
+    pub suite: Option<AlgorithmSuite>,
+    /// Plaintext bytes per frame, 1 ..= 2^32 − 1 (default 4096). Official Python readers
+    /// accept at most 2^31 − 1.
+    pub frame_length: u32,
+    /// Caller encryption context; keys may not start with `aws-crypto-`.
+    pub encryption_context: EncryptionContext,
+    /// Context keys that are authenticated but not stored in the message; the reader must
+    /// supply them (the official "required encryption context" CMM).
+    pub required_context_keys: BTreeSet<String>,
+    /// Refuse to write more encrypted data keys than this.
+    pub max_encrypted_data_keys: Option<usize>,
+}
+
+impl Default for EncryptConfig {
+    fn default() -> Self {
+        Self {
+            commitment_policy: CommitmentPolicy::default(),
+            suite: None,
+            frame_length: DEFAULT_FRAME_LENGTH,
+            encryption_context: EncryptionContext::new(),
+            required_context_keys: BTreeSet::new(),
+            max_encrypted_data_keys: None,
+        }
+    }
+}
+
+/// Encrypts one message, frame by frame.
+///
+/// Feed plaintext with [`Encryptor::update`]; **[`Encryptor::finish`] must be called**: it
+/// writes the final frame and the footer, without which the message is truncated.
+pub struct Encryptor {
+    header: Header,
+    header_bytes: Vec<u8>,
+    header_written: bool,
+    key: GcmKey,
+    frame_len: usize,
+    seq: u32,
+    pending: zeroize::Zeroizing<Vec<u8>>,
+    signing: Option<(Signer, MessageHash)>,
+    aad: Vec<u8>,
+}
+
+impl core::fmt::Debug for Encryptor {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("Encryptor").field("header", &self.header).field("seq", &self.seq).finish_non_exhaustive()
+    }
+}
+
+impl Encryptor {
+    /// Gets the data key from `keyring`, then prepares the header.
+    pub fn new<K: Keyring + ?Sized>(keyring: &K, config: &EncryptConfig) -> Result<Self, Error> {
+        let policy = config.commitment_policy;
+        let suite = config.suite.unwrap_or(policy.default_suite());
+        if !policy.allows_encrypt(suite) {
+            return Err(Error::PolicyForbidsSuite { suite, policy });
+        }
+        if config.frame_length == 0 {
+            return Err(Error::Config("frame length must be at least 1".into()));
+        }
+        if config.max_encrypted_data_keys == Some(0) {
+            return Err(Error::Config("max encrypted data keys must be at least 1".into()));
+        }
+        context::check_caller_context(&config.encryption_context)?;
+        if let Some(k) = config.required_context_keys.iter().find(|k| !config.encryption_context.contains_key(*k)) {
+            return Err(Error::EncryptionContext(format!("required key {k:?} is not in the encryption context")));
+        }
+
+        let mut full_context = config.encryption_context.clone();
+        let signer = match suite.signature() {
+            Some(alg) => {
+                let (signer, public) = Signer::generate(alg)?;
+                full_context.insert(PUBLIC_KEY_FIELD.into(), public);
+                Some((signer, MessageHash::new(alg)))
+            }
+            None => None,
+        };
+        let mut materials = EncryptionMaterials {
+            suite,
+            encryption_context: full_context,
+            data_key: None,
+            encrypted_data_keys: Vec::new(),
+        };
+        keyring.on_encrypt(&mut materials)?;
+        let data_key = materials
+            .data_key
+            .take()
+            .ok_or(Error::Misuse("the keyring produced no data key"))?;
+        let count = materials.encrypted_data_keys.len();
+        if count == 0 {
+            return Err(Error::Misuse("the keyring produced no encrypted data key"));
+        }
+        if let Some(max) = config.max_encrypted_data_keys {
+            if count > max {
+                return Err(Error::TooManyEncryptedDataKeys { count, max });
+            }
+        }
+
+        let mut message_id = alloc::vec![0u8; suite.message_id_len()];
+        crypto::fill_random(&mut message_id)?;
+        let keys = crypto::derive_keys(suite, data_key.as_bytes(), &message_id)?;
+        let key = GcmKey::new(&keys.key)?;
+
+        let mut stored = materials.encryption_context;
+        let mut required = EncryptionContext::new();
+        for k in &config.required_context_keys {
+            if let Some(v) = stored.remove(k) {
+                required.insert(k.clone(), v);
+            }
+        }
+        let header = Header {
+            suite,
+            message_id,
+            encryption_context: stored,
+            encrypted_data_keys: materials.encrypted_data_keys,
+            content_type: ContentType::Framed,
+            frame_length: config.frame_length,
+            commitment: keys.commitment.as_ref().map(|c| **c),
+        };
+        let mut header_bytes = header.serialize_body()?;
+        let mut auth_aad = header_bytes.clone();
+        auth_aad.extend_from_slice(&context::serialize(&required)?);
+        let tag = key.seal_in_place(&[0u8; IV_LEN], &auth_aad, &mut []);
+        if header.version() == 1 {
+            header_bytes.extend_from_slice(&[0u8; IV_LEN]);
+        }
+        header_bytes.extend_from_slice(&tag);
+
+        let frame_len = usize::try_from(config.frame_length)
+            .map_err(|_| Error::Config("frame length does not fit this platform".into()))?;
+        Ok(Self {
+            header,
+            header_bytes,
+            header_written: false,
+            key,
+            frame_len,
+            seq: 1,
+            pending: zeroize::Zeroizing::new(Vec::new()),
+            signing: signer,
+            aad: Vec::with_capacity(128),
+        })
+    }
+
+    /// The header this message will carry.
+    pub fn header(&self) -> &Header {
+        &self.header
+    }
+
+    /// Length of the serialized header including its authentication section.
+    pub fn header_len(&self) -> usize {
+        self.header_bytes.len()
+    }
+
+    /// Exact length of the whole message for `plaintext_len` bytes of plaintext.
+    pub fn message_len(&self, plaintext_len: u64) -> u64 {
+        framed_message_len(self.header_bytes.len() as u64, self.header.suite, self.header.frame_length, plaintext_len)
+    }
+
+    fn write_header(&mut self, out: &mut Vec<u8>) {
+        if !self.header_written {
+            self.header_written = true;
+            out.extend_from_slice(&self.header_bytes);
+            if let Some((_, h)) = &mut self.signing {
+                h.update(&self.header_bytes);
+            }
+        }
+    }
+
+    /// Encrypts `plaintext`, appending every completed frame to `out`. Bytes short of a full
+    /// frame wait for the next call or for [`Encryptor::finish`].
+    pub fn update(&mut self, mut plaintext: &[u8], out: &mut Vec<u8>) -> Result<(), Error> {
+        self.write_header(out);
+        if !self.pending.is_empty() {
+            let take = (self.frame_len - self.pending.len()).min(plaintext.len());
+            self.pending.extend_from_slice(&plaintext[..take]);
+            plaintext = &plaintext[take..];
+            if self.pending.len() < self.frame_len {
+                return Ok(());
+            }
+            let frame = core::mem::take(&mut self.pending);
+            self.seal_frame(&frame, out)?;
+            self.pending = frame;
+            self.pending.clear();
+        }
+        let full = plaintext.len() / self.frame_len * self.frame_len;
+        out.reserve(full / self.frame_len * (self.frame_len + 32));
+        let (frames, rest) = plaintext.split_at(full);
+        for frame in frames.chunks_exact(self.frame_len) {
+            self.seal_frame(frame, out)?;
+        }
+        self.pending.extend_from_slice(rest);
+        Ok(())
+    }
+
+    fn seal_frame(&mut self, plaintext: &[u8], out: &mut Vec<u8>) -> Result<(), Error> {
+        let seq = self.seq;
+        if seq == FINAL_MARKER - 1 {
+            return Err(Error::Config("message would exceed 2^32 − 1 frames; use a larger frame length".into()));
+        }
+        let start = out.len();
+        out.extend_from_slice(&seq.to_be_bytes());
+        self.seal_into(Part::Frame, seq, plaintext, out, start);
+        self.seq += 1;
+        Ok(())
+    }
+
+    /// Appends IV ‖ [length] ‖ ciphertext ‖ tag; `start` is where the frame began (for the hash).
+    fn seal_into(&mut self, part: Part, seq: u32, plaintext: &[u8], out: &mut Vec<u8>, start: usize) {
+        let iv = body::frame_iv(seq);
+        out.extend_from_slice(&iv);
+        if part == Part::FinalFrame {
+            out.extend_from_slice(&(plaintext.len() as u32).to_be_bytes());
+        }
+        body::body_aad(&mut self.aad, &self.header.message_id, part, seq, plaintext.len() as u64);
+        let ct = out.len();
+        out.extend_from_slice(plaintext);
+        let tag = self.key.seal_in_place(&iv, &self.aad, &mut out[ct..]);
+        out.extend_from_slice(&tag);
+        if let Some((_, h)) = &mut self.signing {
+            h.update(&out[start..]);
+        }
+    }
+
+    /// Writes the final frame (with the buffered remainder, possibly empty) and the footer.
+    pub fn finish(mut self, out: &mut Vec<u8>) -> Result<(), Error> {
+        self.write_header(out);
+        let rest = core::mem::take(&mut self.pending);
+        let start = out.len();
+        out.extend_from_slice(&FINAL_MARKER.to_be_bytes());
+        out.extend_from_slice(&self.seq.to_be_bytes());
+        let seq = self.seq;
+        self.seal_into(Part::FinalFrame, seq, &rest, out, start);
+        if let Some((signer, hash)) = self.signing.take() {
+            let sig = signer.sign(&hash.finish())?;
+            out.extend_from_slice(&(sig.len() as u16).to_be_bytes());
+            out.extend_from_slice(&sig);
+        }
+        Ok(())
+    }
+}
+
+/// Exact length of a framed message written by [`Encryptor`]: header (with its
+/// authentication section) ‖ full frames ‖ final frame (possibly empty) ‖ fixed-length footer.
+pub fn framed_message_len(header_len: u64, suite: AlgorithmSuite, frame_length: u32, plaintext_len: u64) -> u64 {
+    let f = u64::from(frame_length.max(1));
+    let full = plaintext_len / f;
+    let rest = plaintext_len % f;
+    let footer = suite.signature().map_or(0, |s| 2 + s.fixed_signature_len() as u64);
+    header_len + full * body::regular_frame_len(f) + body::final_frame_len(rest) + footer
+}

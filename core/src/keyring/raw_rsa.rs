@@ -1,0 +1,235 @@
+//! Raw RSA keyring (spec `framework/raw-rsa-keyring.md`; MPL `CreateRawRsaKeyring`).
+
+use alloc::format;
+use alloc::string::String;
+use alloc::vec::Vec;
+
+use pkcs1::{DecodeRsaPrivateKey, DecodeRsaPublicKey};
+use pkcs8::{DecodePrivateKey, DecodePublicKey};
+
+use super::{DataKey, DecryptionMaterials, EncryptionMaterials, Keyring, check_namespace, not_decrypted};
+use crate::error::Error;
+use crate::header::EncryptedDataKey;
+
+/// RSA padding of the wrapped data key. OAEP uses MGF1 with the same hash and an empty label.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum RsaPadding {
+    /// PKCS #1 v1.5.
+    Pkcs1,
+    /// OAEP with SHA-1.
+    OaepSha1,
+    /// OAEP with SHA-256 (the users' current setting).
+    OaepSha256,
+    /// OAEP with SHA-384.
+    OaepSha384,
+    /// OAEP with SHA-512.
+    OaepSha512,
+}
+
+impl RsaPadding {
+    /// Every padding.
+    pub const ALL: [Self; 5] = [Self::Pkcs1, Self::OaepSha1, Self::OaepSha256, Self::OaepSha384, Self::OaepSha512];
+
+    /// The name used on command lines: `pkcs1`, `oaep-sha1`, … `oaep-sha512`.
+    pub const fn name(self) -> &'static str {
+        match self {
+            Self::Pkcs1 => "pkcs1",
+            Self::OaepSha1 => "oaep-sha1",
+            Self::OaepSha256 => "oaep-sha256",
+            Self::OaepSha384 => "oaep-sha384",
+            Self::OaepSha512 => "oaep-sha512",
+        }
+    }
+
+    /// Parses [`RsaPadding::name`].
+    pub fn from_name(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|p| p.name().eq_ignore_ascii_case(s))
+    }
+}
+
+/// Wraps data keys with an RSA public key and unwraps them with the private key.
+/// Encrypting needs only the public key, decrypting only the private key.
+pub struct RawRsaKeyring {
+    namespace: String,
+    name: String,
+    padding: RsaPadding,
+    public: Option<rsa::PublicKey>,
+    private: Option<rsa::PrivateKey>,
+}
+
+impl core::fmt::Debug for RawRsaKeyring {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("RawRsaKeyring")
+            .field("namespace", &self.namespace)
+            .field("name", &self.name)
+            .field("padding", &self.padding)
+            .field("public", &self.public.is_some())
+            .field("private", &self.private.as_ref().map(|_| "redacted"))
+            .finish()
+    }
+}
+
+impl RawRsaKeyring {
+    /// A keyring with no key yet; add one with [`Self::with_public_key`] / [`Self::with_private_key`].
+    pub fn new(namespace: &str, name: &str, padding: RsaPadding) -> Result<Self, Error> {
+        check_namespace(namespace)?;
+        Ok(Self { namespace: namespace.into(), name: name.into(), padding, public: None, private: None })
+    }
+
+    /// Adds the public key (PEM or DER; SPKI or PKCS #1) used to encrypt.
+    pub fn with_public_key(mut self, key: &[u8]) -> Result<Self, Error> {
+        self.public = Some(load_public_key(key)?);
+        Ok(self)
+    }
+
+    /// Adds the private key (PEM or DER; PKCS #8 or PKCS #1) used to decrypt.
+    pub fn with_private_key(mut self, key: &[u8]) -> Result<Self, Error> {
+        self.private = Some(load_private_key(key)?);
+        Ok(self)
+    }
+
+    /// The key namespace (written as provider id).
+    pub fn namespace(&self) -> &str {
+        &self.namespace
+    }
+    /// The key name (written as provider info).
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+    /// The padding.
+    pub fn padding(&self) -> RsaPadding {
+        self.padding
+    }
+
+    fn wrap(&self, key: &rsa::PublicKey, data: &[u8]) -> rsa::Result<Vec<u8>> {
+        use sha2::{Sha256, Sha384, Sha512};
+        let mut rng = getrandom::SysRng;
+        match self.padding {
+            RsaPadding::Pkcs1 => key.pkcs1v15_encrypt_with_rng(&mut rng, data),
+            RsaPadding::OaepSha1 => key.oaep_encrypt_with_rng::<sha1::Sha1, _>(&mut rng, data),
+            RsaPadding::OaepSha256 => key.oaep_encrypt_with_rng::<Sha256, _>(&mut rng, data),
+            RsaPadding::OaepSha384 => key.oaep_encrypt_with_rng::<Sha384, _>(&mut rng, data),
+            RsaPadding::OaepSha512 => key.oaep_encrypt_with_rng::<Sha512, _>(&mut rng, data),
+        }
+    }
+
+    fn unwrap(&self, key: &rsa::PrivateKey, data: &[u8]) -> rsa::Result<Vec<u8>> {
+        use sha2::{Sha256, Sha384, Sha512};
+        let mut rng = getrandom::SysRng;
+        match self.padding {
+            RsaPadding::Pkcs1 => key.pkcs1v15_decrypt_with_rng(&mut rng, data),
+            RsaPadding::OaepSha1 => key.oaep_decrypt_with_rng::<sha1::Sha1, _>(&mut rng, data),
+            RsaPadding::OaepSha256 => key.oaep_decrypt_with_rng::<Sha256, _>(&mut rng, data),
+            RsaPadding::OaepSha384 => key.oaep_decrypt_with_rng::<Sha384, _>(&mut rng, data),
+            RsaPadding::OaepSha512 => key.oaep_decrypt_with_rng::<Sha512, _>(&mut rng, data),
+        }
+    }
+}
+
+impl Keyring for RawRsaKeyring {
+    fn on_encrypt(&self, m: &mut EncryptionMaterials) -> Result<(), Error> {
+        let public = self.public.as_ref().ok_or_else(|| {
+            Error::Key(format!(
+                "keyring {}/{} has no public key to encrypt with (a private key alone is not used for encryption)",
+                self.namespace, self.name
+            ))
+        })?;
+        if m.data_key.is_none() {
+            m.data_key = Some(DataKey::generate(m.suite)?);
+        }
+        let data_key = m.data_key.as_ref().map(DataKey::as_bytes).unwrap_or_default();
+        let ciphertext = self
+            .wrap(public, data_key)
+            .map_err(|e| Error::Key(format!("RSA encryption of the data key failed: {e}")))?;
+        m.encrypted_data_keys.push(EncryptedDataKey {
+            provider_id: self.namespace.clone(),
+            provider_info: self.name.as_bytes().to_vec(),
+            ciphertext,
+        });
+        Ok(())
+    }
+
+    fn on_decrypt(&self, m: &mut DecryptionMaterials, edks: &[EncryptedDataKey]) -> Result<(), Error> {
+        if m.data_key.is_some() {
+            return Err(Error::Misuse("decryption materials already hold a data key"));
+        }
+        let mut attempts = Vec::new();
+        let Some(private) = &self.private else {
+            attempts.push(format!(
+                "keyring {}/{} has no private key (a public key cannot decrypt)",
+                self.namespace, self.name
+            ));
+            return Err(not_decrypted(edks, attempts));
+        };
+        for edk in edks {
+            if edk.provider_id != self.namespace || edk.provider_info != self.name.as_bytes() {
+                continue;
+            }
+            match self.unwrap(private, &edk.ciphertext) {
+                Ok(k) if k.len() == m.suite.data_key_len() => {
+                    m.data_key = Some(DataKey::new(k));
+                    return Ok(());
+                }
+                Ok(k) => {
+                    let n = k.len();
+                    drop(DataKey::new(k));
+                    attempts.push(format!(
+                        "{}/{}: unwrapped key has {n} bytes (wrong key or padding?)",
+                        self.namespace, self.name
+                    ));
+                }
+                Err(_) => attempts.push(format!(
+                    "{}/{}: RSA {} decryption failed (wrong private key or padding?)",
+                    self.namespace,
+                    self.name,
+                    self.padding.name()
+                )),
+            }
+        }
+        if attempts.is_empty() {
+            attempts.push(format!("keyring {}/{} matched none of them", self.namespace, self.name));
+        }
+        Err(not_decrypted(edks, attempts))
+    }
+}
+
+fn pem_label(data: &[u8]) -> Option<(&str, &str)> {
+    let text = core::str::from_utf8(data).ok()?;
+    let start = text.find("-----BEGIN ")?;
+    let rest = &text[start + 11..];
+    let end = rest.find("-----")?;
+    Some((&rest[..end], &text[start..]))
+}
+
+/// Loads an RSA public key: PEM `PUBLIC KEY` (SPKI) or `RSA PUBLIC KEY` (PKCS #1), or DER of either.
+pub fn load_public_key(data: &[u8]) -> Result<rsa::PublicKey, Error> {
+    let err = |what: &str| Error::Key(format!("cannot read the RSA public key: {what}"));
+    match pem_label(data) {
+        Some(("PUBLIC KEY", pem)) => rsa::PublicKey::from_public_key_pem(pem).map_err(|_| err("bad SPKI PEM")),
+        Some(("RSA PUBLIC KEY", pem)) => rsa::PublicKey::from_pkcs1_pem(pem).map_err(|_| err("bad PKCS #1 PEM")),
+        Some((label, _)) if label.contains("PRIVATE KEY") => Err(err(
+            "this is a private key; encryption needs the public key (e.g. public_key.pem)",
+        )),
+        Some((label, _)) => Err(err(&format!("unexpected PEM block {label:?}"))),
+        None => rsa::PublicKey::from_public_key_der(data)
+            .or_else(|_| rsa::PublicKey::from_pkcs1_der(data))
+            .map_err(|_| err("neither PEM nor SPKI/PKCS #1 DER")),
+    }
+}
+
+/// Loads an RSA private key: PEM `PRIVATE KEY` (PKCS #8) or `RSA PRIVATE KEY` (PKCS #1), or DER of either.
+pub fn load_private_key(data: &[u8]) -> Result<rsa::PrivateKey, Error> {
+    let err = |what: &str| Error::Key(format!("cannot read the RSA private key: {what}"));
+    match pem_label(data) {
+        Some(("PRIVATE KEY", pem)) => rsa::PrivateKey::from_pkcs8_pem(pem).map_err(|_| err("bad PKCS #8 PEM")),
+        Some(("RSA PRIVATE KEY", pem)) => rsa::PrivateKey::from_pkcs1_pem(pem).map_err(|_| err("bad PKCS #1 PEM")),
+        Some(("ENCRYPTED PRIVATE KEY", _)) => Err(err("encrypted PEM keys are not supported; decrypt it with openssl first")),
+        Some((label, _)) if label.contains("PUBLIC KEY") => Err(err(
+            "this is a public key; decryption needs the private key (e.g. private_key.pem)",
+        )),
+        Some((label, _)) => Err(err(&format!("unexpected PEM block {label:?}"))),
+        None => rsa::PrivateKey::from_pkcs8_der(data)
+            .or_else(|_| rsa::PrivateKey::from_pkcs1_der(data))
+            .map_err(|_| err("neither PEM nor PKCS #8/PKCS #1 DER")),
+    }
+}
