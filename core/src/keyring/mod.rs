@@ -16,7 +16,7 @@ use zeroize::Zeroizing;
 
 pub use multi::MultiKeyring;
 pub use raw_aes::RawAesKeyring;
-pub use raw_rsa::{RawRsaKeyring, RsaPadding};
+pub use raw_rsa::{RawRsaKeyring, RsaPadding, load_private_key, load_public_key};
 
 use crate::context::EncryptionContext;
 use crate::error::Error;

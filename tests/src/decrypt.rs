@@ -1,0 +1,241 @@
+//! Runs official `awses-decrypt` manifests (test-vector framework `0004-awses-message-decryption.md`,
+//! versions 1–4) against cse-core.
+
+use std::path::{Path, PathBuf};
+
+use cse_core::{CommitmentPolicy, DecryptConfig, Decryptor, EncryptionContext, Error, Keyring};
+use serde_json::Value;
+
+use crate::keys::{Built, Keys, Purpose, keyring_for_list};
+
+/// Result of one case.
+#[derive(Debug)]
+pub enum Outcome {
+    /// Behaved as the manifest says.
+    Pass,
+    /// Did not; the text says how.
+    Fail(String),
+    /// Not run here; the text says why.
+    Skip(String),
+}
+
+/// One decrypt case, ready to run.
+#[derive(Debug)]
+pub struct Case {
+    /// Test id.
+    pub id: String,
+    /// Ciphertext file.
+    pub ciphertext: PathBuf,
+    /// Expected plaintext file, or `None` when an error is expected.
+    pub plaintext: Option<PathBuf>,
+    /// For error cases written by our generator: the class of error expected.
+    pub error_kind: Option<String>,
+    /// The master-key descriptions.
+    pub master_keys: Value,
+    /// Reproduced encryption context given to decrypt.
+    pub encryption_context: EncryptionContext,
+    /// `streaming-unsigned-only`.
+    pub unsigned_only: bool,
+}
+
+/// A loaded decrypt manifest.
+#[derive(Debug)]
+pub struct Manifest {
+    /// The keys it uses.
+    pub keys: Keys,
+    /// Its cases, in id order.
+    pub cases: Vec<Case>,
+}
+
+fn uri(dir: &Path, v: Option<&Value>) -> Result<PathBuf, String> {
+    let s = v.and_then(Value::as_str).ok_or("missing file URI")?;
+    let rel = s.strip_prefix("file://").ok_or_else(|| format!("unsupported URI {s:?}"))?;
+    Ok(dir.join(rel))
+}
+
+impl Manifest {
+    /// Loads an `awses-decrypt` manifest (versions 1–4).
+    pub fn load(path: &Path) -> Result<Self, String> {
+        let dir = path.parent().unwrap_or(Path::new("."));
+        let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
+        let v: Value = serde_json::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))?;
+        let ty = v.pointer("/manifest/type").and_then(Value::as_str).unwrap_or("");
+        let version = v.pointer("/manifest/version").and_then(Value::as_u64).unwrap_or(0);
+        if ty != "awses-decrypt" || !(1..=4).contains(&version) {
+            return Err(format!("{}: not an awses-decrypt manifest of version 1–4 ({ty} v{version})", path.display()));
+        }
+        let keys = Keys::load(&uri(dir, v.get("keys"))?)?;
+        let tests = v.get("tests").and_then(Value::as_object).ok_or("manifest without tests")?;
+        let mut cases = Vec::new();
+        for (id, t) in tests {
+            let ciphertext = uri(dir, t.get("ciphertext"))?;
+            let (plaintext, error_kind) = if version == 1 {
+                (Some(uri(dir, t.get("plaintext"))?), None)
+            } else if let Some(p) = t.pointer("/result/output/plaintext") {
+                (Some(uri(dir, Some(p))?), None)
+            } else if let Some(e) = t.pointer("/result/error") {
+                (None, e.get("cse-error-kind").and_then(Value::as_str).map(String::from))
+            } else {
+                return Err(format!("case {id}: no result"));
+            };
+            let encryption_context = match t.get("encryption-context") {
+                Some(Value::Object(m)) => m
+                    .iter()
+                    .map(|(k, v)| (k.clone(), v.as_str().unwrap_or_default().to_string()))
+                    .collect(),
+                _ => EncryptionContext::new(),
+            };
+            let unsigned_only =
+                t.get("decryption-method").and_then(Value::as_str) == Some("streaming-unsigned-only");
+            cases.push(Case {
+                id: id.clone(),
+                ciphertext,
+                plaintext,
+                error_kind,
+                master_keys: t.get("master-keys").cloned().unwrap_or(Value::Null),
+                encryption_context,
+                unsigned_only,
+            });
+        }
+        Ok(Self { keys, cases })
+    }
+}
+
+/// The error classes our generated negative vectors name.
+pub fn error_kind(e: &Error) -> &'static str {
+    match e {
+        Error::HeaderAuthentication | Error::EncryptionContext(_) => "header-auth",
+        Error::CommitmentMismatch => "commitment",
+        Error::FrameAuthentication { .. } | Error::BodyAuthentication => "frame-auth",
+        Error::SignatureVerification => "signature",
+        Error::Truncated => "truncated",
+        Error::TrailingData => "trailing-data",
+        Error::NoDecryptableKey { .. } => "no-decryptable-key",
+        Error::UnsupportedVersion(_)
+        | Error::UnsupportedSuite(_)
+        | Error::SuiteVersionMismatch { .. }
+        | Error::MalformedHeader(_)
+        | Error::MalformedBody(_)
+        | Error::Base64Input
+        | Error::PublicKeyMismatch(_) => "malformed",
+        _ => "other",
+    }
+}
+
+/// Decrypts `message`, feeding it in pieces of `chunk` bytes (the whole at once if 0).
+/// Returns the released plaintext and the result.
+pub fn decrypt_chunked<K: Keyring>(
+    keyring: K,
+    config: DecryptConfig,
+    message: &[u8],
+    chunk: usize,
+) -> (Vec<u8>, Result<(), Error>) {
+    let mut dec = Decryptor::new(keyring, config);
+    let mut out = Vec::new();
+    let pieces: Box<dyn Iterator<Item = &[u8]>> =
+        if chunk == 0 { Box::new(std::iter::once(message)) } else { Box::new(message.chunks(chunk)) };
+    for piece in pieces {
+        if let Err(e) = dec.update(piece, &mut out) {
+            return (out, Err(e));
+        }
+    }
+    let r = dec.finish();
+    (out, r)
+}
+
+/// Remembers the first data key its keyring unwrapped, so one case's several read patterns
+/// do the (slow) RSA operation once. Errors are not remembered.
+#[derive(Debug)]
+struct OnceKeyring {
+    inner: Box<dyn Keyring>,
+    key: std::sync::Mutex<Option<cse_core::keyring::DataKey>>,
+}
+
+impl Keyring for OnceKeyring {
+    fn on_encrypt(&self, m: &mut cse_core::keyring::EncryptionMaterials) -> Result<(), Error> {
+        self.inner.on_encrypt(m)
+    }
+
+    fn on_decrypt(
+        &self,
+        m: &mut cse_core::keyring::DecryptionMaterials,
+        edks: &[cse_core::EncryptedDataKey],
+    ) -> Result<(), Error> {
+        let mut cached = self.key.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Some(k) = cached.as_ref() {
+            m.data_key = Some(k.clone());
+            return Ok(());
+        }
+        self.inner.on_decrypt(m, edks)?;
+        *cached = m.data_key.clone();
+        Ok(())
+    }
+}
+
+/// Read patterns every positive case is decrypted with: whole, 1-byte, and odd sizes.
+const CHUNKS: [usize; 4] = [0, 1, 7, 4099];
+
+impl Case {
+    /// Runs the case; `invert` expects failure whatever the manifest says.
+    pub fn run(&self, keys: &Keys, invert: bool) -> Outcome {
+        match self.run_inner(keys, invert) {
+            Ok(o) => o,
+            Err(e) => Outcome::Fail(e),
+        }
+    }
+
+    fn run_inner(&self, keys: &Keys, invert: bool) -> Result<Outcome, String> {
+        let keyring = match keyring_for_list(keys, &self.master_keys, Purpose::Decrypt)? {
+            Built::Keyring(k) => k,
+            Built::Skip(why) => return Ok(Outcome::Skip(why)),
+        };
+        let message = std::fs::read(&self.ciphertext).map_err(|e| format!("{}: {e}", self.ciphertext.display()))?;
+        let config = DecryptConfig {
+            commitment_policy: CommitmentPolicy::RequireEncryptAllowDecrypt,
+            encryption_context: self.encryption_context.clone(),
+            refuse_signed: self.unsigned_only,
+            ..DecryptConfig::default()
+        };
+        let expected = match (&self.plaintext, invert) {
+            (Some(p), false) => Some(std::fs::read(p).map_err(|e| format!("{}: {e}", p.display()))?),
+            _ => None,
+        };
+        // The data key is unwrapped once per case; the other read patterns reuse it.
+        let keyring = OnceKeyring { inner: keyring, key: std::sync::Mutex::new(None) };
+        for chunk in CHUNKS {
+            let (out, r) = decrypt_chunked(&keyring, config.clone(), &message, chunk);
+            let how = if chunk == 0 { "one-shot".to_string() } else { format!("{chunk}-byte pieces") };
+            match (&expected, r) {
+                (Some(want), Ok(())) if out == *want => {}
+                (Some(want), Ok(())) => {
+                    return Ok(Outcome::Fail(format!(
+                        "{how}: plaintext differs ({} bytes, expected {})",
+                        out.len(),
+                        want.len()
+                    )));
+                }
+                (Some(_), Err(e)) => return Ok(Outcome::Fail(format!("{how}: {e}"))),
+                (None, Ok(())) => return Ok(Outcome::Fail(format!("{how}: decrypted, but an error was expected"))),
+                (None, Err(e)) => {
+                    if let Some(kind) = &self.error_kind {
+                        if error_kind(&e) != kind {
+                            return Ok(Outcome::Fail(format!("{how}: expected a {kind} error, got: {e}")));
+                        }
+                        // Nothing may be released when the header or the key is wrong.
+                        if matches!(kind.as_str(), "header-auth" | "commitment" | "no-decryptable-key" | "malformed")
+                            && !out.is_empty()
+                        {
+                            return Ok(Outcome::Fail(format!("{how}: {} bytes released before: {e}", out.len())));
+                        }
+                    }
+                }
+            }
+            // Error cases: the error must not depend on the read pattern; one-shot suffices
+            // unless a class is named.
+            if expected.is_none() && self.error_kind.is_none() {
+                break;
+            }
+        }
+        Ok(Outcome::Pass)
+    }
+}
