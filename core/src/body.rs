@@ -28,6 +28,31 @@ impl Part {
     }
 }
 
+/// Longest body AAD: 32-byte message id, 35-byte label, 4 + 8 bytes.
+pub(crate) const MAX_AAD: usize = 32 + 35 + 12;
+
+/// The body AAD in a stack buffer (for the per-frame paths that run in parallel).
+pub(crate) fn body_aad_array(
+    message_id: &[u8],
+    part: Part,
+    seq: u32,
+    len: u64,
+) -> ([u8; MAX_AAD], usize) {
+    let mut a = [0u8; MAX_AAD];
+    let label = part.label();
+    let mut n = 0;
+    for piece in [
+        message_id,
+        label,
+        &seq.to_be_bytes()[..],
+        &len.to_be_bytes()[..],
+    ] {
+        a[n..n + piece.len()].copy_from_slice(piece);
+        n += piece.len();
+    }
+    (a, n)
+}
+
 /// Builds the body AAD into `aad`: message id ‖ content string ‖ sequence ‖ plaintext length.
 pub(crate) fn body_aad(aad: &mut Vec<u8>, message_id: &[u8], part: Part, seq: u32, len: u64) {
     aad.clear();
@@ -43,6 +68,9 @@ pub(crate) fn frame_iv(seq: u32) -> [u8; IV_LEN] {
     iv[8..].copy_from_slice(&seq.to_be_bytes());
     iv
 }
+
+/// Bytes a regular frame adds to its plaintext: sequence number, IV and tag.
+pub(crate) const FRAME_OVERHEAD: usize = 4 + IV_LEN + TAG_LEN;
 
 /// Bytes of a regular frame carrying `frame_len` plaintext bytes.
 pub(crate) const fn regular_frame_len(frame_len: u64) -> u64 {

@@ -55,13 +55,19 @@ pub fn parse(bytes: &[u8]) -> Result<EncryptionContext, Error> {
     }
     let bad = |what: &str| Error::MalformedHeader(format!("encryption context: {what}"));
     let mut r = Reader::new(bytes);
-    let count = r.u16().map_err(|_| bad("length too short for the entry count"))?;
+    let count = r
+        .u16()
+        .map_err(|_| bad("length too short for the entry count"))?;
     if count == 0 {
         return Err(bad("non-empty serialization with zero entries"));
     }
     for _ in 0..count {
-        let k = r.u16_prefixed().map_err(|_| bad("entry runs past its length"))?;
-        let v = r.u16_prefixed().map_err(|_| bad("entry runs past its length"))?;
+        let k = r
+            .u16_prefixed()
+            .map_err(|_| bad("entry runs past its length"))?;
+        let v = r
+            .u16_prefixed()
+            .map_err(|_| bad("entry runs past its length"))?;
         let k = core::str::from_utf8(k).map_err(|_| bad("key is not UTF-8"))?;
         let v = core::str::from_utf8(v).map_err(|_| bad("value is not UTF-8"))?;
         if ctx.insert(k.into(), v.into()).is_some() {
@@ -89,7 +95,10 @@ mod tests {
     use super::*;
 
     fn ctx(pairs: &[(&str, &str)]) -> EncryptionContext {
-        pairs.iter().map(|(k, v)| ((*k).into(), (*v).into())).collect()
+        pairs
+            .iter()
+            .map(|(k, v)| ((*k).into(), (*v).into()))
+            .collect()
     }
 
     #[test]

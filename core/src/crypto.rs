@@ -25,6 +25,10 @@ pub fn fill_random(buf: &mut [u8]) -> Result<(), Error> {
     getrandom::fill(buf).map_err(|_| Error::Random)
 }
 
+/// A tag that did not verify. Carries nothing: authentication failures say nothing more.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct AuthFailed;
+
 /// An AES-GCM key (128, 192 or 256 bits) with a 12-byte IV and 16-byte tag.
 pub struct GcmKey(backend::Gcm);
 
@@ -52,17 +56,27 @@ impl GcmKey {
         aad: &[u8],
         buf: &mut [u8],
         tag: &[u8],
-    ) -> Result<(), ()> {
+    ) -> Result<(), AuthFailed> {
         let r = self.0.open(iv, aad, buf, tag);
         if r.is_err() {
             buf.fill(0);
         }
-        r
+        r.map_err(|()| AuthFailed)
     }
 }
 
 /// A running SHA-256 or SHA-384 over the signed part of a message.
-pub struct MessageHash(backend::Hash);
+///
+/// With the `parallel` feature the hash runs on its own thread: `update` copies the bytes
+/// into a buffer handed over a bounded channel (at most a few MiB in flight), so the
+/// message hash, the longest serial step of signed suites, overlaps everything else.
+pub struct MessageHash(HashInner);
+
+enum HashInner {
+    Direct(hash_backend::Hash),
+    #[cfg(all(feature = "parallel", not(target_arch = "wasm32")))]
+    Threaded(threaded::Worker),
+}
 
 impl core::fmt::Debug for MessageHash {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
@@ -72,13 +86,111 @@ impl core::fmt::Debug for MessageHash {
 
 impl MessageHash {
     pub(crate) fn new(alg: SignatureAlgorithm) -> Self {
-        Self(backend::Hash::new(alg))
+        #[cfg(all(feature = "parallel", not(target_arch = "wasm32")))]
+        if let Some(w) = threaded::Worker::spawn(alg) {
+            return Self(HashInner::Threaded(w));
+        }
+        Self(HashInner::Direct(hash_backend::Hash::new(alg)))
     }
     pub(crate) fn update(&mut self, data: &[u8]) {
-        self.0.update(data)
+        match &mut self.0 {
+            HashInner::Direct(h) => h.update(data),
+            #[cfg(all(feature = "parallel", not(target_arch = "wasm32")))]
+            HashInner::Threaded(w) => w.update(data),
+        }
     }
     pub(crate) fn finish(self) -> Vec<u8> {
-        self.0.finish()
+        match self.0 {
+            HashInner::Direct(h) => h.finish(),
+            #[cfg(all(feature = "parallel", not(target_arch = "wasm32")))]
+            HashInner::Threaded(w) => w.finish(),
+        }
+    }
+}
+
+#[cfg(all(feature = "parallel", not(target_arch = "wasm32")))]
+mod threaded {
+    use alloc::vec::Vec;
+    use std::sync::mpsc::{Receiver, Sender, SyncSender, channel, sync_channel};
+    use std::thread::JoinHandle;
+
+    use super::hash_backend::Hash;
+    use crate::suite::SignatureAlgorithm;
+
+    const BUF: usize = 1 << 20;
+    const IN_FLIGHT: usize = 3;
+
+    pub(super) struct Worker {
+        buf: Vec<u8>,
+        tx: Option<SyncSender<Vec<u8>>>,
+        spare: Receiver<Vec<u8>>,
+        handle: Option<JoinHandle<Vec<u8>>>,
+    }
+
+    impl Worker {
+        pub(super) fn spawn(alg: SignatureAlgorithm) -> Option<Self> {
+            let (tx, rx) = sync_channel::<Vec<u8>>(IN_FLIGHT);
+            let (back, spare): (Sender<Vec<u8>>, _) = channel();
+            let handle = std::thread::Builder::new()
+                .name("cse-hash".into())
+                .spawn(move || {
+                    let mut h = Hash::new(alg);
+                    for mut b in rx {
+                        h.update(&b);
+                        b.clear();
+                        let _ = back.send(b);
+                    }
+                    h.finish()
+                })
+                .ok()?;
+            Some(Self {
+                buf: Vec::with_capacity(BUF),
+                tx: Some(tx),
+                spare,
+                handle: Some(handle),
+            })
+        }
+
+        fn flush(&mut self) {
+            if self.buf.is_empty() {
+                return;
+            }
+            let next = self
+                .spare
+                .try_recv()
+                .unwrap_or_else(|_| Vec::with_capacity(BUF));
+            let full = core::mem::replace(&mut self.buf, next);
+            if let Some(tx) = &self.tx {
+                // The worker only stops when the sender is dropped.
+                let _ = tx.send(full);
+            }
+        }
+
+        pub(super) fn update(&mut self, mut data: &[u8]) {
+            while !data.is_empty() {
+                let take = (BUF - self.buf.len()).min(data.len());
+                self.buf.extend_from_slice(&data[..take]);
+                data = &data[take..];
+                if self.buf.len() == BUF {
+                    self.flush();
+                }
+            }
+        }
+
+        pub(super) fn finish(mut self) -> Vec<u8> {
+            self.flush();
+            self.tx = None;
+            self.handle
+                .take()
+                .and_then(|h| h.join().ok())
+                .unwrap_or_default()
+        }
+    }
+
+    impl Drop for Worker {
+        fn drop(&mut self) {
+            self.tx = None;
+        }
     }
 }
 
@@ -109,7 +221,10 @@ pub(crate) fn derive_keys(
     match suite.kdf() {
         Kdf::Identity => {
             key.copy_from_slice(data_key);
-            Ok(DerivedKeys { key, commitment: None })
+            Ok(DerivedKeys {
+                key,
+                commitment: None,
+            })
         }
         Kdf::HkdfSha256 | Kdf::HkdfSha384 => {
             let mut info = Vec::with_capacity(2 + message_id.len());
@@ -121,7 +236,10 @@ pub(crate) fn derive_keys(
                 hkdf::Hkdf::<sha2::Sha384>::new(None, data_key).expand(&info, &mut key)
             }
             .map_err(expand_err)?;
-            Ok(DerivedKeys { key, commitment: None })
+            Ok(DerivedKeys {
+                key,
+                commitment: None,
+            })
         }
         Kdf::HkdfSha512Committing => {
             let prk = hkdf::Hkdf::<sha2::Sha512>::new(Some(message_id), data_key);
@@ -130,8 +248,12 @@ pub(crate) fn derive_keys(
             info[2..].copy_from_slice(b"DERIVEKEY");
             prk.expand(&info, &mut key).map_err(expand_err)?;
             let mut commit = Zeroizing::new([0u8; 32]);
-            prk.expand(b"COMMITKEY", &mut commit[..]).map_err(expand_err)?;
-            Ok(DerivedKeys { key, commitment: Some(commit) })
+            prk.expand(b"COMMITKEY", &mut commit[..])
+                .map_err(expand_err)?;
+            Ok(DerivedKeys {
+                key,
+                commitment: Some(commit),
+            })
         }
     }
 }
@@ -150,12 +272,16 @@ impl Signer {
                 SignatureAlgorithm::EcdsaP256Sha256 => {
                     let mut b = Zeroizing::new([0u8; 32]);
                     fill_random(&mut b[..])?;
-                    p256::ecdsa::SigningKey::from_slice(&b[..]).ok().map(Self::P256)
+                    p256::ecdsa::SigningKey::from_slice(&b[..])
+                        .ok()
+                        .map(Self::P256)
                 }
                 SignatureAlgorithm::EcdsaP384Sha384 => {
                     let mut b = Zeroizing::new([0u8; 48]);
                     fill_random(&mut b[..])?;
-                    p384::ecdsa::SigningKey::from_slice(&b[..]).ok().map(Self::P384)
+                    p384::ecdsa::SigningKey::from_slice(&b[..])
+                        .ok()
+                        .map(Self::P384)
                 }
             };
             // A random string that is not a valid scalar (zero or ≥ n) is drawn again.
@@ -177,14 +303,16 @@ impl Signer {
         for _ in 0..256 {
             let der = match self {
                 Self::P256(k) => {
-                    let s: p256::ecdsa::Signature =
-                        k.sign_prehash_with_rng(&mut rng, digest).map_err(|_| Error::Random)?;
+                    let s: p256::ecdsa::Signature = k
+                        .sign_prehash_with_rng(&mut rng, digest)
+                        .map_err(|_| Error::Random)?;
                     let der = s.normalize_s().to_der();
                     (der.as_bytes().len() == 71).then(|| der.as_bytes().to_vec())
                 }
                 Self::P384(k) => {
-                    let s: p384::ecdsa::Signature =
-                        k.sign_prehash_with_rng(&mut rng, digest).map_err(|_| Error::Random)?;
+                    let s: p384::ecdsa::Signature = k
+                        .sign_prehash_with_rng(&mut rng, digest)
+                        .map_err(|_| Error::Random)?;
                     let der = s.normalize_s().to_der();
                     (der.as_bytes().len() == 103).then(|| der.as_bytes().to_vec())
                 }
@@ -205,7 +333,8 @@ pub(crate) enum Verifier {
 
 impl Verifier {
     pub(crate) fn from_context_value(alg: SignatureAlgorithm, b64: &str) -> Result<Self, Error> {
-        let bad = || Error::PublicKeyMismatch("aws-crypto-public-key is not a valid compressed point");
+        let bad =
+            || Error::PublicKeyMismatch("aws-crypto-public-key is not a valid compressed point");
         let raw = B64.decode(b64).map_err(|_| bad())?;
         let expected = match alg {
             SignatureAlgorithm::EcdsaP256Sha256 => 33,
@@ -239,14 +368,12 @@ impl Verifier {
     }
 }
 
-#[cfg(feature = "aws-lc")]
+#[cfg(all(feature = "aws-lc", not(target_arch = "wasm32")))]
 mod backend {
-    use alloc::vec::Vec;
-    use aws_lc_rs::{aead, digest};
+    use aws_lc_rs::aead;
 
     use super::{IV_LEN, TAG_LEN};
     use crate::error::Error;
-    use crate::suite::SignatureAlgorithm;
 
     pub(super) struct Gcm(aead::LessSafeKey);
 
@@ -288,36 +415,16 @@ mod backend {
                 .map_err(|_| ())
         }
     }
-
-    pub(super) struct Hash(digest::Context);
-
-    impl Hash {
-        pub(super) fn new(alg: SignatureAlgorithm) -> Self {
-            Self(digest::Context::new(match alg {
-                SignatureAlgorithm::EcdsaP256Sha256 => &digest::SHA256,
-                SignatureAlgorithm::EcdsaP384Sha384 => &digest::SHA384,
-            }))
-        }
-        pub(super) fn update(&mut self, data: &[u8]) {
-            self.0.update(data)
-        }
-        pub(super) fn finish(self) -> Vec<u8> {
-            self.0.finish().as_ref().to_vec()
-        }
-    }
 }
 
-#[cfg(not(feature = "aws-lc"))]
+#[cfg(not(all(feature = "aws-lc", not(target_arch = "wasm32"))))]
 mod backend {
     use aes_gcm::aead::consts::U12;
     use aes_gcm::aead::{AeadInOut, KeyInit};
     use aes_gcm::{Aes128Gcm, Aes256Gcm, AesGcm, Nonce, Tag};
-    use alloc::vec::Vec;
-    use sha2::Digest;
 
     use super::{IV_LEN, TAG_LEN};
     use crate::error::Error;
-    use crate::suite::SignatureAlgorithm;
 
     type Aes192Gcm = AesGcm<aes_gcm::aes::Aes192, U12>;
 
@@ -364,9 +471,51 @@ mod backend {
         ) -> Result<(), ()> {
             let nonce = Nonce::<U12>::from(*iv);
             let tag = Tag::try_from(tag).map_err(|_| ())?;
-            each!(self, k => k.decrypt_inout_detached(&nonce, aad, buf.into(), &tag)).map_err(|_| ())
+            each!(self, k => k.decrypt_inout_detached(&nonce, aad, buf.into(), &tag))
+                .map_err(|_| ())
         }
     }
+}
+
+#[cfg(all(feature = "openssl", not(target_arch = "wasm32")))]
+mod hash_backend {
+    use alloc::vec::Vec;
+
+    use crate::suite::SignatureAlgorithm;
+
+    pub(super) enum Hash {
+        S256(openssl::sha::Sha256),
+        S384(openssl::sha::Sha384),
+    }
+
+    impl Hash {
+        pub(super) fn new(alg: SignatureAlgorithm) -> Self {
+            match alg {
+                SignatureAlgorithm::EcdsaP256Sha256 => Self::S256(openssl::sha::Sha256::new()),
+                SignatureAlgorithm::EcdsaP384Sha384 => Self::S384(openssl::sha::Sha384::new()),
+            }
+        }
+        pub(super) fn update(&mut self, data: &[u8]) {
+            match self {
+                Self::S256(h) => h.update(data),
+                Self::S384(h) => h.update(data),
+            }
+        }
+        pub(super) fn finish(self) -> Vec<u8> {
+            match self {
+                Self::S256(h) => h.finish().to_vec(),
+                Self::S384(h) => h.finish().to_vec(),
+            }
+        }
+    }
+}
+
+#[cfg(not(all(feature = "openssl", not(target_arch = "wasm32"))))]
+mod hash_backend {
+    use alloc::vec::Vec;
+    use sha2::Digest;
+
+    use crate::suite::SignatureAlgorithm;
 
     pub(super) enum Hash {
         S256(sha2::Sha256),
@@ -436,9 +585,19 @@ mod tests {
 
     #[test]
     fn signatures_have_fixed_length_and_verify() {
-        for alg in [SignatureAlgorithm::EcdsaP256Sha256, SignatureAlgorithm::EcdsaP384Sha384] {
+        for alg in [
+            SignatureAlgorithm::EcdsaP256Sha256,
+            SignatureAlgorithm::EcdsaP384Sha384,
+        ] {
             let (s, public) = Signer::generate(alg).unwrap();
-            assert_eq!(public.len(), if alg == SignatureAlgorithm::EcdsaP256Sha256 { 44 } else { 68 });
+            assert_eq!(
+                public.len(),
+                if alg == SignatureAlgorithm::EcdsaP256Sha256 {
+                    44
+                } else {
+                    68
+                }
+            );
             let mut h = MessageHash::new(alg);
             h.update(b"message");
             let d = h.finish();

@@ -75,6 +75,80 @@ macro_rules! need {
     };
 }
 
+/// Opens one regular frame (`frame` = seq ‖ IV ‖ ciphertext ‖ tag) into `out`.
+fn open_one(
+    key: &GcmKey,
+    message_id: &[u8],
+    seq: u32,
+    frame: &[u8],
+    out: &mut [u8],
+) -> Result<(), crypto::AuthFailed> {
+    let mut iv = [0u8; IV_LEN];
+    iv.copy_from_slice(&frame[4..4 + IV_LEN]);
+    let ct = &frame[4 + IV_LEN..frame.len() - TAG_LEN];
+    let tag = &frame[frame.len() - TAG_LEN..];
+    let (aad, n) = body::body_aad_array(message_id, Part::Frame, seq, ct.len() as u64);
+    out.copy_from_slice(ct);
+    key.open_in_place(&iv, &aad[..n], out, tag)
+}
+
+/// Opens consecutive regular frames into `out` and feeds their bytes to `hash`; returns the
+/// index of the first frame whose tag fails.
+#[cfg(not(all(feature = "parallel", not(target_arch = "wasm32"))))]
+fn open_many(
+    key: &GcmKey,
+    message_id: &[u8],
+    first: u32,
+    f: usize,
+    frames: &[u8],
+    out: &mut [u8],
+    hash: Option<&mut MessageHash>,
+) -> Option<usize> {
+    let per = f + body::FRAME_OVERHEAD;
+    for (i, (fr, o)) in frames
+        .chunks_exact(per)
+        .zip(out.chunks_exact_mut(f))
+        .enumerate()
+    {
+        if open_one(key, message_id, first + i as u32, fr, o).is_err() {
+            return Some(i);
+        }
+    }
+    if let Some(h) = hash {
+        h.update(frames);
+    }
+    None
+}
+
+/// Opens consecutive regular frames into `out` on every core, hashing their bytes beside
+/// (signed suites); returns the index of the first frame whose tag fails.
+#[cfg(all(feature = "parallel", not(target_arch = "wasm32")))]
+fn open_many(
+    key: &GcmKey,
+    message_id: &[u8],
+    first: u32,
+    f: usize,
+    frames: &[u8],
+    out: &mut [u8],
+    hash: Option<&mut MessageHash>,
+) -> Option<usize> {
+    use rayon::prelude::*;
+    let per = f + body::FRAME_OVERHEAD;
+    if let Some(h) = hash {
+        h.update(frames);
+    }
+    out.par_chunks_mut(f)
+        .zip(frames.par_chunks(per))
+        .enumerate()
+        .with_min_len(16)
+        .filter_map(|(i, (o, fr))| {
+            open_one(key, message_id, first + i as u32, fr, o)
+                .err()
+                .map(|_| i)
+        })
+        .min()
+}
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum State {
     Header,
@@ -199,6 +273,13 @@ impl<K: Keyring> Decryptor<K> {
                 if input.is_empty() {
                     return Ok(());
                 }
+                if self.state == State::Frames {
+                    let n = self.open_frames(input, out)?;
+                    if n > 0 {
+                        input = &input[n..];
+                        continue;
+                    }
+                }
                 match self.step(input, out)? {
                     Step::Consumed(n) => input = &input[n..],
                     Step::Need(total) => {
@@ -257,10 +338,10 @@ impl<K: Keyring> Decryptor<K> {
             ContentType::Framed => State::Frames,
             ContentType::NonFramed => State::NonFramed,
         };
-        if let Some(limit) = self.config.max_body_size {
-            if u64::from(header.frame_length) > limit {
-                return Err(Error::BodyTooLarge { limit });
-            }
+        if let Some(limit) = self.config.max_body_size
+            && u64::from(header.frame_length) > limit
+        {
+            return Err(Error::BodyTooLarge { limit });
         }
         self.body = Some(body);
         if let Some((_, h)) = &mut self.body.as_mut().and_then(|b| b.verify.as_mut()) {
@@ -275,12 +356,19 @@ impl<K: Keyring> Decryptor<K> {
         let suite = header.suite;
         let stored = &header.encryption_context;
         let verify = match (suite.signature(), stored.get(PUBLIC_KEY_FIELD)) {
-            (Some(alg), Some(pk)) => Some((Verifier::from_context_value(alg, pk)?, MessageHash::new(alg))),
+            (Some(alg), Some(pk)) => Some((
+                Verifier::from_context_value(alg, pk)?,
+                MessageHash::new(alg),
+            )),
             (Some(_), None) => {
-                return Err(Error::PublicKeyMismatch("signed suite without aws-crypto-public-key in the context"));
+                return Err(Error::PublicKeyMismatch(
+                    "signed suite without aws-crypto-public-key in the context",
+                ));
             }
             (None, Some(_)) => {
-                return Err(Error::PublicKeyMismatch("unsigned suite with aws-crypto-public-key in the context"));
+                return Err(Error::PublicKeyMismatch(
+                    "unsigned suite with aws-crypto-public-key in the context",
+                ));
             }
             (None, None) => None,
         };
@@ -300,14 +388,21 @@ impl<K: Keyring> Decryptor<K> {
         }
         let mut full = stored.clone();
         full.extend(required.iter().map(|(k, v)| (k.clone(), v.clone())));
-        let mut materials = DecryptionMaterials { suite, encryption_context: full, data_key: None };
-        self.keyring.on_decrypt(&mut materials, &header.encrypted_data_keys)?;
-        let data_key = materials.data_key.ok_or(Error::Misuse("the keyring reported success without a data key"))?;
+        let mut materials = DecryptionMaterials {
+            suite,
+            encryption_context: full,
+            data_key: None,
+        };
+        self.keyring
+            .on_decrypt(&mut materials, &header.encrypted_data_keys)?;
+        let data_key = materials.data_key.ok_or(Error::Misuse(
+            "the keyring reported success without a data key",
+        ))?;
         let keys = crypto::derive_keys(suite, data_key.as_bytes(), &header.message_id)?;
-        if let (Some(expected), Some(derived)) = (&header.commitment, &keys.commitment) {
-            if !bool::from(expected.ct_eq(&derived[..])) {
-                return Err(Error::CommitmentMismatch);
-            }
+        if let (Some(expected), Some(derived)) = (&header.commitment, &keys.commitment)
+            && !bool::from(expected.ct_eq(&derived[..]))
+        {
+            return Err(Error::CommitmentMismatch);
         }
         let key = GcmKey::new(&keys.key)?;
         let (iv, tag) = match header.version() {
@@ -328,7 +423,12 @@ impl<K: Keyring> Decryptor<K> {
             }
             return Err(Error::HeaderAuthentication);
         }
-        Ok(Body { key, next_seq: 1, verify, held: Zeroizing::new(Vec::new()) })
+        Ok(Body {
+            key,
+            next_seq: 1,
+            verify,
+            held: Zeroizing::new(Vec::new()),
+        })
     }
 
     fn step_frame(&mut self, data: &[u8], out: &mut Vec<u8>) -> Result<Step, Error> {
@@ -357,18 +457,28 @@ impl<K: Keyring> Decryptor<K> {
         } else {
             frame_len
         };
-        let len_usize = usize::try_from(len).map_err(|_| Error::BodyTooLarge { limit: usize::MAX as u64 })?;
+        let len_usize = usize::try_from(len).map_err(|_| Error::BodyTooLarge {
+            limit: usize::MAX as u64,
+        })?;
         let ct = need!(r.take(len_usize));
         let tag = need!(r.take(TAG_LEN));
         let used = r.position();
 
-        let part = if is_final { Part::FinalFrame } else { Part::Frame };
+        let part = if is_final {
+            Part::FinalFrame
+        } else {
+            Part::Frame
+        };
         body::body_aad(&mut self.aad, &header.message_id, part, seq, u64::from(len));
         let hold = is_final && body.verify.is_some();
         let dst: &mut Vec<u8> = if hold { &mut body.held } else { out };
         let start = dst.len();
         dst.extend_from_slice(ct);
-        if body.key.open_in_place(&iv, &self.aad, &mut dst[start..], tag).is_err() {
+        if body
+            .key
+            .open_in_place(&iv, &self.aad, &mut dst[start..], tag)
+            .is_err()
+        {
             dst.truncate(start);
             return Err(Error::FrameAuthentication { sequence: seq });
         }
@@ -376,7 +486,11 @@ impl<K: Keyring> Decryptor<K> {
             h.update(&data[..used]);
         }
         if is_final {
-            self.state = if body.verify.is_some() { State::Footer } else { State::Done };
+            self.state = if body.verify.is_some() {
+                State::Footer
+            } else {
+                State::Done
+            };
         } else {
             body.next_seq = seq
                 .checked_add(1)
@@ -386,6 +500,55 @@ impl<K: Keyring> Decryptor<K> {
         Ok(Step::Consumed(used))
     }
 
+    /// Opens a run of complete regular frames at the start of `data` at once (on every core
+    /// with the `parallel` feature); returns the bytes used, 0 when fewer than two frames are
+    /// there (the one-frame path then takes over, and reports any error in detail).
+    fn open_frames(&mut self, data: &[u8], out: &mut Vec<u8>) -> Result<usize, Error> {
+        let (Some(header), Some(body)) = (self.header.as_ref(), self.body.as_mut()) else {
+            return Ok(0);
+        };
+        let Ok(f) = usize::try_from(header.frame_length) else {
+            return Ok(0);
+        };
+        let per = f + body::FRAME_OVERHEAD;
+        let mut n = 0usize;
+        let mut expect = body.next_seq;
+        while (n + 1) * per <= data.len() {
+            let at = n * per;
+            let seq = u32::from_be_bytes([data[at], data[at + 1], data[at + 2], data[at + 3]]);
+            if seq != expect || seq == FINAL_MARKER || seq == FINAL_MARKER - 1 {
+                break;
+            }
+            expect += 1;
+            n += 1;
+        }
+        if n < 2 {
+            return Ok(0);
+        }
+        let first = body.next_seq;
+        let frames = &data[..n * per];
+        let start = out.len();
+        out.resize(start + n * f, 0);
+        let hash = body.verify.as_mut().map(|(_, h)| h);
+        let failed = open_many(
+            &body.key,
+            &header.message_id,
+            first,
+            f,
+            frames,
+            &mut out[start..],
+            hash,
+        );
+        if let Some(i) = failed {
+            out.truncate(start + i * f);
+            return Err(Error::FrameAuthentication {
+                sequence: first + i as u32,
+            });
+        }
+        body.next_seq = expect;
+        Ok(n * per)
+    }
+
     fn step_non_framed(&mut self, data: &[u8], out: &mut Vec<u8>) -> Result<Step, Error> {
         let header = self.header.as_ref().ok_or(Error::Misuse("no header"))?;
         let body = self.body.as_mut().ok_or(Error::Misuse("no body"))?;
@@ -393,14 +556,18 @@ impl<K: Keyring> Decryptor<K> {
         let iv: [u8; IV_LEN] = need!(r.array());
         let len = need!(r.u64());
         if len > MAX_NON_FRAMED {
-            return Err(Error::MalformedBody(format!("non-framed content of {len} bytes exceeds 2^36 − 32")));
+            return Err(Error::MalformedBody(format!(
+                "non-framed content of {len} bytes exceeds 2^36 − 32"
+            )));
         }
-        if let Some(limit) = self.config.max_body_size {
-            if len > limit {
-                return Err(Error::BodyTooLarge { limit });
-            }
+        if let Some(limit) = self.config.max_body_size
+            && len > limit
+        {
+            return Err(Error::BodyTooLarge { limit });
         }
-        let len_usize = usize::try_from(len).map_err(|_| Error::BodyTooLarge { limit: usize::MAX as u64 })?;
+        let len_usize = usize::try_from(len).map_err(|_| Error::BodyTooLarge {
+            limit: usize::MAX as u64,
+        })?;
         let ct = need!(r.take(len_usize));
         let tag = need!(r.take(TAG_LEN));
         let used = r.position();
@@ -409,7 +576,11 @@ impl<K: Keyring> Decryptor<K> {
         let dst: &mut Vec<u8> = if hold { &mut body.held } else { out };
         let start = dst.len();
         dst.extend_from_slice(ct);
-        if body.key.open_in_place(&iv, &self.aad, &mut dst[start..], tag).is_err() {
+        if body
+            .key
+            .open_in_place(&iv, &self.aad, &mut dst[start..], tag)
+            .is_err()
+        {
             dst.truncate(start);
             return Err(Error::BodyAuthentication);
         }
@@ -425,7 +596,10 @@ impl<K: Keyring> Decryptor<K> {
         let mut r = Reader::new(data);
         let sig = need!(r.u16_prefixed());
         let used = r.position();
-        let (verifier, hash) = body.verify.take().ok_or(Error::Misuse("no signature state"))?;
+        let (verifier, hash) = body
+            .verify
+            .take()
+            .ok_or(Error::Misuse("no signature state"))?;
         verifier.verify(&hash.finish(), sig)?;
         out.extend_from_slice(&body.held);
         body.held.clear();

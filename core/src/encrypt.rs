@@ -56,8 +56,7 @@ pub struct Encryptor {
     header: Header,
     header_bytes: Vec<u8>,
     header_written: bool,
-    key: GcmKey,
-    frame_len: usize,
+    sealer: Sealer,
     seq: u32,
     pending: zeroize::Zeroizing<Vec<u8>>,
     signing: Option<(Signer, MessageHash)>,
@@ -66,7 +65,10 @@ pub struct Encryptor {
 
 impl core::fmt::Debug for Encryptor {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        f.debug_struct("Encryptor").field("header", &self.header).field("seq", &self.seq).finish_non_exhaustive()
+        f.debug_struct("Encryptor")
+            .field("header", &self.header)
+            .field("seq", &self.seq)
+            .finish_non_exhaustive()
     }
 }
 
@@ -82,11 +84,19 @@ impl Encryptor {
             return Err(Error::Config("frame length must be at least 1".into()));
         }
         if config.max_encrypted_data_keys == Some(0) {
-            return Err(Error::Config("max encrypted data keys must be at least 1".into()));
+            return Err(Error::Config(
+                "max encrypted data keys must be at least 1".into(),
+            ));
         }
         context::check_caller_context(&config.encryption_context)?;
-        if let Some(k) = config.required_context_keys.iter().find(|k| !config.encryption_context.contains_key(*k)) {
-            return Err(Error::EncryptionContext(format!("required key {k:?} is not in the encryption context")));
+        if let Some(k) = config
+            .required_context_keys
+            .iter()
+            .find(|k| !config.encryption_context.contains_key(*k))
+        {
+            return Err(Error::EncryptionContext(format!(
+                "required key {k:?} is not in the encryption context"
+            )));
         }
 
         let mut full_context = config.encryption_context.clone();
@@ -113,10 +123,10 @@ impl Encryptor {
         if count == 0 {
             return Err(Error::Misuse("the keyring produced no encrypted data key"));
         }
-        if let Some(max) = config.max_encrypted_data_keys {
-            if count > max {
-                return Err(Error::TooManyEncryptedDataKeys { count, max });
-            }
+        if let Some(max) = config.max_encrypted_data_keys
+            && count > max
+        {
+            return Err(Error::TooManyEncryptedDataKeys { count, max });
         }
 
         let mut message_id = alloc::vec![0u8; suite.message_id_len()];
@@ -152,11 +162,14 @@ impl Encryptor {
         let frame_len = usize::try_from(config.frame_length)
             .map_err(|_| Error::Config("frame length does not fit this platform".into()))?;
         Ok(Self {
+            sealer: Sealer {
+                key,
+                message_id: header.message_id.clone(),
+                frame_len,
+            },
             header,
             header_bytes,
             header_written: false,
-            key,
-            frame_len,
             seq: 1,
             pending: zeroize::Zeroizing::new(Vec::new()),
             signing: signer,
@@ -176,7 +189,12 @@ impl Encryptor {
 
     /// Exact length of the whole message for `plaintext_len` bytes of plaintext.
     pub fn message_len(&self, plaintext_len: u64) -> u64 {
-        framed_message_len(self.header_bytes.len() as u64, self.header.suite, self.header.frame_length, plaintext_len)
+        framed_message_len(
+            self.header_bytes.len() as u64,
+            self.header.suite,
+            self.header.frame_length,
+            plaintext_len,
+        )
     }
 
     fn write_header(&mut self, out: &mut Vec<u8>) {
@@ -193,51 +211,75 @@ impl Encryptor {
     /// frame wait for the next call or for [`Encryptor::finish`].
     pub fn update(&mut self, mut plaintext: &[u8], out: &mut Vec<u8>) -> Result<(), Error> {
         self.write_header(out);
+        let f = self.sealer.frame_len;
         if !self.pending.is_empty() {
-            let take = (self.frame_len - self.pending.len()).min(plaintext.len());
+            let take = (f - self.pending.len()).min(plaintext.len());
             self.pending.extend_from_slice(&plaintext[..take]);
             plaintext = &plaintext[take..];
-            if self.pending.len() < self.frame_len {
+            if self.pending.len() < f {
                 return Ok(());
             }
             let frame = core::mem::take(&mut self.pending);
-            self.seal_frame(&frame, out)?;
+            self.seal_frames(&frame, out)?;
             self.pending = frame;
             self.pending.clear();
         }
-        let full = plaintext.len() / self.frame_len * self.frame_len;
-        out.reserve(full / self.frame_len * (self.frame_len + 32));
-        let (frames, rest) = plaintext.split_at(full);
-        for frame in frames.chunks_exact(self.frame_len) {
-            self.seal_frame(frame, out)?;
-        }
+        let (frames, rest) = plaintext.split_at(plaintext.len() / f * f);
+        self.seal_frames(frames, out)?;
         self.pending.extend_from_slice(rest);
         Ok(())
     }
 
-    fn seal_frame(&mut self, plaintext: &[u8], out: &mut Vec<u8>) -> Result<(), Error> {
-        let seq = self.seq;
-        if seq == FINAL_MARKER - 1 {
-            return Err(Error::Config("message would exceed 2^32 − 1 frames; use a larger frame length".into()));
+    /// Seals whole frames (`plaintext` is a multiple of the frame length) onto `out`.
+    fn seal_frames(&mut self, plaintext: &[u8], out: &mut Vec<u8>) -> Result<(), Error> {
+        let f = self.sealer.frame_len;
+        let n = plaintext.len() / f;
+        if n == 0 {
+            return Ok(());
+        }
+        // Regular frames use sequence numbers below the final frame's, itself ≤ 2^32 − 1.
+        let last = u64::from(self.seq) + n as u64;
+        if last >= u64::from(FINAL_MARKER) {
+            return Err(Error::Config(
+                "message would exceed 2^32 − 1 frames; use a larger frame length".into(),
+            ));
         }
         let start = out.len();
-        out.extend_from_slice(&seq.to_be_bytes());
-        self.seal_into(Part::Frame, seq, plaintext, out, start);
-        self.seq += 1;
+        out.resize(start + n * (f + body::FRAME_OVERHEAD), 0);
+        let region = &mut out[start..];
+        let hash = self.signing.as_mut().map(|(_, h)| h);
+        self.sealer.seal_many(self.seq, plaintext, region, hash);
+        self.seq += n as u32;
         Ok(())
     }
 
     /// Appends IV ‖ [length] ‖ ciphertext ‖ tag; `start` is where the frame began (for the hash).
-    fn seal_into(&mut self, part: Part, seq: u32, plaintext: &[u8], out: &mut Vec<u8>, start: usize) {
+    fn seal_into(
+        &mut self,
+        part: Part,
+        seq: u32,
+        plaintext: &[u8],
+        out: &mut Vec<u8>,
+        start: usize,
+    ) {
         let iv = body::frame_iv(seq);
         out.extend_from_slice(&iv);
         if part == Part::FinalFrame {
             out.extend_from_slice(&(plaintext.len() as u32).to_be_bytes());
         }
-        body::body_aad(&mut self.aad, &self.header.message_id, part, seq, plaintext.len() as u64);
+        body::body_aad(
+            &mut self.aad,
+            &self.header.message_id,
+            part,
+            seq,
+            plaintext.len() as u64,
+        );
         let ct = out.len();
         out.extend_from_slice(plaintext);
-        let tag = self.key.seal_in_place(&iv, &self.aad, &mut out[ct..]);
+        let tag = self
+            .sealer
+            .key
+            .seal_in_place(&iv, &self.aad, &mut out[ct..]);
         out.extend_from_slice(&tag);
         if let Some((_, h)) = &mut self.signing {
             h.update(&out[start..]);
@@ -262,12 +304,94 @@ impl Encryptor {
     }
 }
 
+/// Seals regular frames; shared by reference with worker threads.
+struct Sealer {
+    key: GcmKey,
+    message_id: Vec<u8>,
+    frame_len: usize,
+}
+
+impl Sealer {
+    /// Seals one regular frame into `out` (exactly frame length + 32 bytes).
+    fn seal_one(&self, seq: u32, plaintext: &[u8], out: &mut [u8]) {
+        let iv = body::frame_iv(seq);
+        let (aad, n) =
+            body::body_aad_array(&self.message_id, Part::Frame, seq, plaintext.len() as u64);
+        let (head, rest) = out.split_at_mut(4 + IV_LEN);
+        head[..4].copy_from_slice(&seq.to_be_bytes());
+        head[4..].copy_from_slice(&iv);
+        let (ct, tag_out) = rest.split_at_mut(plaintext.len());
+        ct.copy_from_slice(plaintext);
+        let tag = self.key.seal_in_place(&iv, &aad[..n], ct);
+        tag_out.copy_from_slice(&tag);
+    }
+
+    fn seal_serial(&self, seq: u32, plaintext: &[u8], out: &mut [u8]) {
+        let f = self.frame_len;
+        for (i, (p, o)) in plaintext
+            .chunks_exact(f)
+            .zip(out.chunks_exact_mut(f + body::FRAME_OVERHEAD))
+            .enumerate()
+        {
+            self.seal_one(seq + i as u32, p, o);
+        }
+    }
+
+    /// Seals whole frames starting at `seq` into `out`, and feeds `out` to `hash` in order.
+    #[cfg(not(all(feature = "parallel", not(target_arch = "wasm32"))))]
+    fn seal_many(
+        &self,
+        seq: u32,
+        plaintext: &[u8],
+        out: &mut [u8],
+        hash: Option<&mut MessageHash>,
+    ) {
+        self.seal_serial(seq, plaintext, out);
+        if let Some(h) = hash {
+            h.update(out);
+        }
+    }
+
+    /// Seals whole frames starting at `seq` into `out` on every core, then feeds `out` to
+    /// `hash` (which runs on its own thread).
+    #[cfg(all(feature = "parallel", not(target_arch = "wasm32")))]
+    fn seal_many(
+        &self,
+        seq: u32,
+        plaintext: &[u8],
+        out: &mut [u8],
+        hash: Option<&mut MessageHash>,
+    ) {
+        use rayon::prelude::*;
+        let f = self.frame_len;
+        if plaintext.len() / f < 8 {
+            self.seal_serial(seq, plaintext, out);
+        } else {
+            out.par_chunks_mut(f + body::FRAME_OVERHEAD)
+                .zip(plaintext.par_chunks(f))
+                .enumerate()
+                .with_min_len(16)
+                .for_each(|(i, (o, p))| self.seal_one(seq + i as u32, p, o));
+        }
+        if let Some(h) = hash {
+            h.update(out);
+        }
+    }
+}
+
 /// Exact length of a framed message written by [`Encryptor`]: header (with its
 /// authentication section) ‖ full frames ‖ final frame (possibly empty) ‖ fixed-length footer.
-pub fn framed_message_len(header_len: u64, suite: AlgorithmSuite, frame_length: u32, plaintext_len: u64) -> u64 {
+pub fn framed_message_len(
+    header_len: u64,
+    suite: AlgorithmSuite,
+    frame_length: u32,
+    plaintext_len: u64,
+) -> u64 {
     let f = u64::from(frame_length.max(1));
     let full = plaintext_len / f;
     let rest = plaintext_len % f;
-    let footer = suite.signature().map_or(0, |s| 2 + s.fixed_signature_len() as u64);
+    let footer = suite
+        .signature()
+        .map_or(0, |s| 2 + s.fixed_signature_len() as u64);
     header_len + full * body::regular_frame_len(f) + body::final_frame_len(rest) + footer
 }

@@ -32,12 +32,17 @@ impl EncryptedDataKey {
         let info = &self.provider_info;
         let shown = match core::str::from_utf8(info) {
             Ok(s) => String::from(s),
-            Err(_) if info.len() >= 20 && core::str::from_utf8(&info[..info.len() - 20]).is_ok() => {
+            Err(_)
+                if info.len() >= 20 && core::str::from_utf8(&info[..info.len() - 20]).is_ok() =>
+            {
                 String::from_utf8_lossy(&info[..info.len() - 20]).into_owned()
             }
             Err(_) => info.iter().map(|b| format!("{b:02x}")).collect(),
         };
-        EdkSummary { provider_id: self.provider_id.clone(), provider_info: shown }
+        EdkSummary {
+            provider_id: self.provider_id.clone(),
+            provider_info: shown,
+        }
     }
 }
 
@@ -117,16 +122,27 @@ impl Header {
         let ec = context::serialize(&self.encryption_context)?;
         put_u16_prefixed(&mut out, &ec);
         let n = u16::try_from(self.encrypted_data_keys.len()).map_err(|_| {
-            Error::Config(format!("{} encrypted data keys exceed 65535", self.encrypted_data_keys.len()))
+            Error::Config(format!(
+                "{} encrypted data keys exceed 65535",
+                self.encrypted_data_keys.len()
+            ))
         })?;
         if n == 0 {
-            return Err(Error::Misuse("a message needs at least one encrypted data key"));
+            return Err(Error::Misuse(
+                "a message needs at least one encrypted data key",
+            ));
         }
         out.extend_from_slice(&n.to_be_bytes());
         for edk in &self.encrypted_data_keys {
-            for part in [edk.provider_id.as_bytes(), &edk.provider_info, &edk.ciphertext] {
+            for part in [
+                edk.provider_id.as_bytes(),
+                &edk.provider_info,
+                &edk.ciphertext,
+            ] {
                 if part.len() > usize::from(u16::MAX) {
-                    return Err(Error::Config("an encrypted data key field exceeds 65535 bytes".into()));
+                    return Err(Error::Config(
+                        "an encrypted data key field exceeds 65535 bytes".into(),
+                    ));
                 }
                 put_u16_prefixed(&mut out, part);
             }
@@ -155,10 +171,10 @@ impl Header {
         match Self::parse_inner(data, rules) {
             Ok(v) => Ok(Ok(v)),
             Err(Parse::Short(Short::Need(n))) => {
-                if let Some(limit) = rules.max_header_size {
-                    if n > limit {
-                        return Err(Error::HeaderTooLarge { limit });
-                    }
+                if let Some(limit) = rules.max_header_size
+                    && n > limit
+                {
+                    return Err(Error::HeaderTooLarge { limit });
                 }
                 Ok(Err(Short::Need(n)))
             }
@@ -188,7 +204,11 @@ impl Header {
             return Err(Error::SuiteVersionMismatch { suite, version }.into());
         }
         if !rules.policy.allows_decrypt(suite) {
-            return Err(Error::PolicyForbidsSuite { suite, policy: rules.policy }.into());
+            return Err(Error::PolicyForbidsSuite {
+                suite,
+                policy: rules.policy,
+            }
+            .into());
         }
         if rules.refuse_signed && suite.is_signed() {
             return Err(Error::SignedMessageRefused(suite).into());
@@ -200,10 +220,10 @@ impl Header {
         if count == 0 {
             return Err(bad("no encrypted data keys".into()));
         }
-        if let Some(max) = rules.max_encrypted_data_keys {
-            if count > max {
-                return Err(Error::TooManyEncryptedDataKeys { count, max }.into());
-            }
+        if let Some(max) = rules.max_encrypted_data_keys
+            && count > max
+        {
+            return Err(Error::TooManyEncryptedDataKeys { count, max }.into());
         }
         let mut encrypted_data_keys = Vec::with_capacity(count.min(64));
         for _ in 0..count {
@@ -212,7 +232,11 @@ impl Header {
                 .map_err(|_| bad("provider id is not UTF-8".into()))?;
             let provider_info = r.u16_prefixed()?.to_vec();
             let ciphertext = r.u16_prefixed()?.to_vec();
-            encrypted_data_keys.push(EncryptedDataKey { provider_id, provider_info, ciphertext });
+            encrypted_data_keys.push(EncryptedDataKey {
+                provider_id,
+                provider_info,
+                ciphertext,
+            });
         }
         let content_type = match r.u8()? {
             1 => ContentType::NonFramed,
@@ -234,10 +258,16 @@ impl Header {
             (ContentType::NonFramed, _) => {
                 return Err(bad("non-framed content with a non-zero frame length".into()));
             }
-            (ContentType::Framed, 0) => return Err(bad("framed content with frame length 0".into())),
+            (ContentType::Framed, 0) => {
+                return Err(bad("framed content with frame length 0".into()));
+            }
             (ContentType::Framed, _) => {}
         }
-        let commitment = if suite.is_committing() { Some(r.array::<COMMITMENT_LEN>()?) } else { None };
+        let commitment = if suite.is_committing() {
+            Some(r.array::<COMMITMENT_LEN>()?)
+        } else {
+            None
+        };
         let header = Header {
             suite,
             message_id,
@@ -338,16 +368,37 @@ mod tests {
         let check = |patch: &dyn Fn(&mut Vec<u8>), want: &str| {
             let mut b = good.clone();
             patch(&mut b);
-            let e = Header::parse_body(&b, &rules()).err().expect(want);
+            let e = Header::parse_body(&b, &rules()).expect_err(want);
             assert!(format!("{e}").contains(want), "{e} / {want}");
         };
         check(&|b| b[0] = 3, "unknown format version");
         check(&|b| b[1] = 0x81, "message type");
         check(&|b| b[2..4].copy_from_slice(&[0, 0x70]), "0x0070");
-        check(&|b| b[2..4].copy_from_slice(&[0x05, 0x78]), "version 1 header");
-        check(&|b| { let n = b.len(); b[n - 5] = 0 }, "IV length");
-        check(&|b| { let n = b.len(); b[n - 4..].copy_from_slice(&[0; 4]) }, "frame length 0");
-        check(&|b| { let n = b.len(); b[n - 6] = 1 }, "reserved");
+        check(
+            &|b| b[2..4].copy_from_slice(&[0x05, 0x78]),
+            "version 1 header",
+        );
+        check(
+            &|b| {
+                let n = b.len();
+                b[n - 5] = 0
+            },
+            "IV length",
+        );
+        check(
+            &|b| {
+                let n = b.len();
+                b[n - 4..].copy_from_slice(&[0; 4])
+            },
+            "frame length 0",
+        );
+        check(
+            &|b| {
+                let n = b.len();
+                b[n - 6] = 1
+            },
+            "reserved",
+        );
         check(&|b| b[0..2].copy_from_slice(b"AY"), "base64");
     }
 
@@ -372,9 +423,15 @@ mod tests {
         let bytes = h.serialize_body().unwrap();
         let mut r = rules();
         r.policy = CommitmentPolicy::RequireEncryptRequireDecrypt;
-        assert!(matches!(Header::parse_body(&bytes[..4], &r), Err(Error::PolicyForbidsSuite { .. })));
+        assert!(matches!(
+            Header::parse_body(&bytes[..4], &r),
+            Err(Error::PolicyForbidsSuite { .. })
+        ));
         let mut r = rules();
         r.refuse_signed = true;
-        assert!(matches!(Header::parse_body(&bytes[..4], &r), Err(Error::SignedMessageRefused(_))));
+        assert!(matches!(
+            Header::parse_body(&bytes[..4], &r),
+            Err(Error::SignedMessageRefused(_))
+        ));
     }
 }

@@ -59,16 +59,25 @@ pub use keyring::{Keyring, MultiKeyring, RawAesKeyring, RawRsaKeyring, RsaPaddin
 pub use suite::{AlgorithmSuite, CommitmentPolicy, Kdf, SignatureAlgorithm};
 
 /// Encrypts `plaintext` into one message in memory.
-pub fn encrypt<K: Keyring + ?Sized>(keyring: &K, config: &EncryptConfig, plaintext: &[u8]) -> Result<Vec<u8>, Error> {
+pub fn encrypt<K: Keyring + ?Sized>(
+    keyring: &K,
+    config: &EncryptConfig,
+    plaintext: &[u8],
+) -> Result<Vec<u8>, Error> {
     let mut enc = Encryptor::new(keyring, config)?;
-    let mut out = Vec::with_capacity(usize::try_from(enc.message_len(plaintext.len() as u64)).unwrap_or(0));
+    let mut out =
+        Vec::with_capacity(usize::try_from(enc.message_len(plaintext.len() as u64)).unwrap_or(0));
     enc.update(plaintext, &mut out)?;
     enc.finish(&mut out)?;
     Ok(out)
 }
 
 /// Decrypts one whole message in memory; nothing is returned unless everything verifies.
-pub fn decrypt<K: Keyring>(keyring: K, config: DecryptConfig, message: &[u8]) -> Result<(Vec<u8>, Header), Error> {
+pub fn decrypt<K: Keyring>(
+    keyring: K,
+    config: DecryptConfig,
+    message: &[u8],
+) -> Result<(Vec<u8>, Header), Error> {
     let mut dec = Decryptor::new(keyring, config);
     let mut out = Vec::with_capacity(message.len());
     dec.update(message, &mut out)?;

@@ -10,7 +10,7 @@ use crate::header::Header;
 use crate::keyring::Keyring;
 
 /// Size of the pieces the adapters read and hand to the engine.
-pub const CHUNK: usize = 256 << 10;
+pub const CHUNK: usize = 1 << 20;
 
 /// A writer that encrypts what is written to it into `inner`.
 ///
@@ -24,14 +24,24 @@ pub struct EncryptingWriter<W: Write> {
 
 impl<W: Write> core::fmt::Debug for EncryptingWriter<W> {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        f.debug_struct("EncryptingWriter").field("enc", &self.enc).finish_non_exhaustive()
+        f.debug_struct("EncryptingWriter")
+            .field("enc", &self.enc)
+            .finish_non_exhaustive()
     }
 }
 
 impl<W: Write> EncryptingWriter<W> {
     /// Starts a message (the keyring is called now) that will be written to `inner`.
-    pub fn new<K: Keyring + ?Sized>(keyring: &K, config: &EncryptConfig, inner: W) -> Result<Self, Error> {
-        Ok(Self { inner, enc: Some(Encryptor::new(keyring, config)?), buf: Vec::new() })
+    pub fn new<K: Keyring + ?Sized>(
+        keyring: &K,
+        config: &EncryptConfig,
+        inner: W,
+    ) -> Result<Self, Error> {
+        Ok(Self {
+            inner,
+            enc: Some(Encryptor::new(keyring, config)?),
+            buf: Vec::new(),
+        })
     }
 
     /// The header of the message being written.
@@ -46,7 +56,10 @@ impl<W: Write> EncryptingWriter<W> {
 
     /// Writes the final frame and footer, flushes, and gives back the inner writer.
     pub fn finish(mut self) -> io::Result<W> {
-        let enc = self.enc.take().ok_or_else(|| io::Error::other("message already finished"))?;
+        let enc = self
+            .enc
+            .take()
+            .ok_or_else(|| io::Error::other("message already finished"))?;
         self.buf.clear();
         enc.finish(&mut self.buf)?;
         self.inner.write_all(&self.buf)?;
@@ -57,7 +70,10 @@ impl<W: Write> EncryptingWriter<W> {
 
 impl<W: Write> Write for EncryptingWriter<W> {
     fn write(&mut self, data: &[u8]) -> io::Result<usize> {
-        let enc = self.enc.as_mut().ok_or_else(|| io::Error::other("message already finished"))?;
+        let enc = self
+            .enc
+            .as_mut()
+            .ok_or_else(|| io::Error::other("message already finished"))?;
         let data = &data[..data.len().min(CHUNK)];
         self.buf.clear();
         enc.update(data, &mut self.buf)?;
@@ -86,7 +102,9 @@ pub struct DecryptingReader<R: Read, K: Keyring> {
 
 impl<R: Read, K: Keyring> core::fmt::Debug for DecryptingReader<R, K> {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        f.debug_struct("DecryptingReader").field("dec", &self.dec).finish_non_exhaustive()
+        f.debug_struct("DecryptingReader")
+            .field("dec", &self.dec)
+            .finish_non_exhaustive()
     }
 }
 
@@ -151,7 +169,10 @@ pub fn encrypt_stream<K: Keyring + ?Sized, R: Read, W: Write>(
     writer: W,
 ) -> io::Result<(Header, u64)> {
     let mut w = EncryptingWriter::new(keyring, config, writer)?;
-    let header = w.header().cloned().ok_or_else(|| io::Error::other("no header"))?;
+    let header = w
+        .header()
+        .cloned()
+        .ok_or_else(|| io::Error::other("no header"))?;
     let mut buf = std::vec![0u8; CHUNK];
     let mut total = 0u64;
     loop {
@@ -173,12 +194,28 @@ pub fn encrypt_stream<K: Keyring + ?Sized, R: Read, W: Write>(
 pub fn decrypt_stream<K: Keyring, R: Read, W: Write>(
     keyring: K,
     config: DecryptConfig,
-    reader: R,
+    mut reader: R,
     mut writer: W,
 ) -> io::Result<(Header, u64)> {
-    let mut r = DecryptingReader::new(keyring, config, reader);
-    let total = io::copy(&mut r, &mut writer)?;
+    let mut dec = Decryptor::new(keyring, config);
+    let mut input = std::vec![0u8; CHUNK];
+    let mut out = Vec::new();
+    loop {
+        let n = match reader.read(&mut input) {
+            Ok(0) => break,
+            Ok(n) => n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        };
+        out.clear();
+        dec.update(&input[..n], &mut out)?;
+        writer.write_all(&out)?;
+    }
+    dec.finish()?;
     writer.flush()?;
-    let header = r.header().cloned().ok_or_else(|| io::Error::other("no header"))?;
-    Ok((header, total))
+    let header = dec
+        .header()
+        .cloned()
+        .ok_or_else(|| io::Error::other("no header"))?;
+    Ok((header, dec.released()))
 }

@@ -184,11 +184,14 @@ mod tests {
         for s in AlgorithmSuite::ALL {
             assert_eq!(AlgorithmSuite::from_id(s.id()), Some(*s));
             assert_eq!(s.is_committing(), s.message_version() == 2);
-            assert_eq!(s.data_key_len() * 8, usize::from(match s.id() & 0xff {
-                0x14 => 128u16,
-                0x46 => 192,
-                _ => 256,
-            }));
+            assert_eq!(
+                s.data_key_len() * 8,
+                usize::from(match s.id() & 0xff {
+                    0x14 => 128u16,
+                    0x46 => 192,
+                    _ => 256,
+                })
+            );
         }
         for id in [0x0000, 0x0070, 0x0074, 0x6700, 0x6701, 0x0579] {
             assert!(AlgorithmSuite::from_id(id).is_none(), "{id:#x}");

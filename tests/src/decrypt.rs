@@ -49,7 +49,9 @@ pub struct Manifest {
 
 fn uri(dir: &Path, v: Option<&Value>) -> Result<PathBuf, String> {
     let s = v.and_then(Value::as_str).ok_or("missing file URI")?;
-    let rel = s.strip_prefix("file://").ok_or_else(|| format!("unsupported URI {s:?}"))?;
+    let rel = s
+        .strip_prefix("file://")
+        .ok_or_else(|| format!("unsupported URI {s:?}"))?;
     Ok(dir.join(rel))
 }
 
@@ -58,14 +60,27 @@ impl Manifest {
     pub fn load(path: &Path) -> Result<Self, String> {
         let dir = path.parent().unwrap_or(Path::new("."));
         let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
-        let v: Value = serde_json::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))?;
-        let ty = v.pointer("/manifest/type").and_then(Value::as_str).unwrap_or("");
-        let version = v.pointer("/manifest/version").and_then(Value::as_u64).unwrap_or(0);
+        let v: Value =
+            serde_json::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))?;
+        let ty = v
+            .pointer("/manifest/type")
+            .and_then(Value::as_str)
+            .unwrap_or("");
+        let version = v
+            .pointer("/manifest/version")
+            .and_then(Value::as_u64)
+            .unwrap_or(0);
         if ty != "awses-decrypt" || !(1..=4).contains(&version) {
-            return Err(format!("{}: not an awses-decrypt manifest of version 1–4 ({ty} v{version})", path.display()));
+            return Err(format!(
+                "{}: not an awses-decrypt manifest of version 1–4 ({ty} v{version})",
+                path.display()
+            ));
         }
         let keys = Keys::load(&uri(dir, v.get("keys"))?)?;
-        let tests = v.get("tests").and_then(Value::as_object).ok_or("manifest without tests")?;
+        let tests = v
+            .get("tests")
+            .and_then(Value::as_object)
+            .ok_or("manifest without tests")?;
         let mut cases = Vec::new();
         for (id, t) in tests {
             let ciphertext = uri(dir, t.get("ciphertext"))?;
@@ -74,7 +89,12 @@ impl Manifest {
             } else if let Some(p) = t.pointer("/result/output/plaintext") {
                 (Some(uri(dir, Some(p))?), None)
             } else if let Some(e) = t.pointer("/result/error") {
-                (None, e.get("cse-error-kind").and_then(Value::as_str).map(String::from))
+                (
+                    None,
+                    e.get("cse-error-kind")
+                        .and_then(Value::as_str)
+                        .map(String::from),
+                )
             } else {
                 return Err(format!("case {id}: no result"));
             };
@@ -85,8 +105,8 @@ impl Manifest {
                     .collect(),
                 _ => EncryptionContext::new(),
             };
-            let unsigned_only =
-                t.get("decryption-method").and_then(Value::as_str) == Some("streaming-unsigned-only");
+            let unsigned_only = t.get("decryption-method").and_then(Value::as_str)
+                == Some("streaming-unsigned-only");
             cases.push(Case {
                 id: id.clone(),
                 ciphertext,
@@ -132,8 +152,11 @@ pub fn decrypt_chunked<K: Keyring>(
 ) -> (Vec<u8>, Result<(), Error>) {
     let mut dec = Decryptor::new(keyring, config);
     let mut out = Vec::new();
-    let pieces: Box<dyn Iterator<Item = &[u8]>> =
-        if chunk == 0 { Box::new(std::iter::once(message)) } else { Box::new(message.chunks(chunk)) };
+    let pieces: Box<dyn Iterator<Item = &[u8]>> = if chunk == 0 {
+        Box::new(std::iter::once(message))
+    } else {
+        Box::new(message.chunks(chunk))
+    };
     for piece in pieces {
         if let Err(e) = dec.update(piece, &mut out) {
             return (out, Err(e));
@@ -161,7 +184,10 @@ impl Keyring for OnceKeyring {
         m: &mut cse_core::keyring::DecryptionMaterials,
         edks: &[cse_core::EncryptedDataKey],
     ) -> Result<(), Error> {
-        let mut cached = self.key.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut cached = self
+            .key
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         if let Some(k) = cached.as_ref() {
             m.data_key = Some(k.clone());
             return Ok(());
@@ -189,7 +215,8 @@ impl Case {
             Built::Keyring(k) => k,
             Built::Skip(why) => return Ok(Outcome::Skip(why)),
         };
-        let message = std::fs::read(&self.ciphertext).map_err(|e| format!("{}: {e}", self.ciphertext.display()))?;
+        let message = std::fs::read(&self.ciphertext)
+            .map_err(|e| format!("{}: {e}", self.ciphertext.display()))?;
         let config = DecryptConfig {
             commitment_policy: CommitmentPolicy::RequireEncryptAllowDecrypt,
             encryption_context: self.encryption_context.clone(),
@@ -197,14 +224,23 @@ impl Case {
             ..DecryptConfig::default()
         };
         let expected = match (&self.plaintext, invert) {
-            (Some(p), false) => Some(std::fs::read(p).map_err(|e| format!("{}: {e}", p.display()))?),
+            (Some(p), false) => {
+                Some(std::fs::read(p).map_err(|e| format!("{}: {e}", p.display()))?)
+            }
             _ => None,
         };
         // The data key is unwrapped once per case; the other read patterns reuse it.
-        let keyring = OnceKeyring { inner: keyring, key: std::sync::Mutex::new(None) };
+        let keyring = OnceKeyring {
+            inner: keyring,
+            key: std::sync::Mutex::new(None),
+        };
         for chunk in CHUNKS {
             let (out, r) = decrypt_chunked(&keyring, config.clone(), &message, chunk);
-            let how = if chunk == 0 { "one-shot".to_string() } else { format!("{chunk}-byte pieces") };
+            let how = if chunk == 0 {
+                "one-shot".to_string()
+            } else {
+                format!("{chunk}-byte pieces")
+            };
             match (&expected, r) {
                 (Some(want), Ok(())) if out == *want => {}
                 (Some(want), Ok(())) => {
@@ -215,17 +251,28 @@ impl Case {
                     )));
                 }
                 (Some(_), Err(e)) => return Ok(Outcome::Fail(format!("{how}: {e}"))),
-                (None, Ok(())) => return Ok(Outcome::Fail(format!("{how}: decrypted, but an error was expected"))),
+                (None, Ok(())) => {
+                    return Ok(Outcome::Fail(format!(
+                        "{how}: decrypted, but an error was expected"
+                    )));
+                }
                 (None, Err(e)) => {
                     if let Some(kind) = &self.error_kind {
                         if error_kind(&e) != kind {
-                            return Ok(Outcome::Fail(format!("{how}: expected a {kind} error, got: {e}")));
+                            return Ok(Outcome::Fail(format!(
+                                "{how}: expected a {kind} error, got: {e}"
+                            )));
                         }
                         // Nothing may be released when the header or the key is wrong.
-                        if matches!(kind.as_str(), "header-auth" | "commitment" | "no-decryptable-key" | "malformed")
-                            && !out.is_empty()
+                        if matches!(
+                            kind.as_str(),
+                            "header-auth" | "commitment" | "no-decryptable-key" | "malformed"
+                        ) && !out.is_empty()
                         {
-                            return Ok(Outcome::Fail(format!("{how}: {} bytes released before: {e}", out.len())));
+                            return Ok(Outcome::Fail(format!(
+                                "{how}: {} bytes released before: {e}",
+                                out.len()
+                            )));
                         }
                     }
                 }

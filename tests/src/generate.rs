@@ -29,16 +29,23 @@ pub fn matrix_keyrings(namespace: &str) -> Vec<(&'static str, Value)> {
         ("aes-128", json!([aes("aes-128")])),
         ("aes-192", json!([aes("aes-192")])),
         ("aes-256", json!([aes("aes-256")])),
-        ("multi", json!([rsa("oaep-mgf1", Some("sha256")), aes("aes-256")])),
+        (
+            "multi",
+            json!([rsa("oaep-mgf1", Some("sha256")), aes("aes-256")]),
+        ),
     ]
 }
 
 /// A non-empty context with non-ASCII keys and values.
 pub fn sample_context() -> EncryptionContext {
-    [("purpose", "cse interop"), ("größe", "ünïcödé 雪"), ("🔑", "値")]
-        .into_iter()
-        .map(|(k, v)| (k.to_string(), v.to_string()))
-        .collect()
+    [
+        ("purpose", "cse interop"),
+        ("größe", "ünïcödé 雪"),
+        ("🔑", "値"),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_string(), v.to_string()))
+    .collect()
 }
 
 /// Encrypts the matrix suites × keyrings × {empty, non-empty context} × `sizes` with frame
@@ -63,12 +70,16 @@ pub fn write_matrix(keys_path: &Path, out: &Path, sizes: &[usize]) -> Result<usi
         };
         for (kname, desc) in matrix_keyrings("MyAppKeys") {
             let Built::Keyring(keyring) = keyring_for_list(&keys, &desc, Purpose::Encrypt)? else {
-                return Err(format!("keyring {kname} cannot be built from {}", keys_path.display()));
+                return Err(format!(
+                    "keyring {kname} cannot be built from {}",
+                    keys_path.display()
+                ));
             };
             for (ecname, ec) in [("noec", EncryptionContext::new()), ("ec", sample_context())] {
                 for &size in sizes {
                     let id = format!("{:04x}-{kname}-f4096-s{size}-{ecname}", suite.id());
-                    let plaintext = std::fs::read(out.join(format!("plaintexts/size-{size}"))).map_err(io)?;
+                    let plaintext =
+                        std::fs::read(out.join(format!("plaintexts/size-{size}"))).map_err(io)?;
                     let config = EncryptConfig {
                         commitment_policy: policy,
                         suite: Some(*suite),
@@ -76,7 +87,8 @@ pub fn write_matrix(keys_path: &Path, out: &Path, sizes: &[usize]) -> Result<usi
                         encryption_context: ec.clone(),
                         ..EncryptConfig::default()
                     };
-                    let ct = cse_core::encrypt(&keyring, &config, &plaintext).map_err(|e| format!("{id}: {e}"))?;
+                    let ct = cse_core::encrypt(&keyring, &config, &plaintext)
+                        .map_err(|e| format!("{id}: {e}"))?;
                     std::fs::write(out.join(format!("ciphertexts/{id}")), ct).map_err(io)?;
                     tests.insert(
                         id.clone(),

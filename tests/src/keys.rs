@@ -30,25 +30,55 @@ impl Keys {
     /// Loads a keys manifest file.
     pub fn load(path: &Path) -> Result<Self, String> {
         let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
-        let v: Value = serde_json::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))?;
-        let keys = v.get("keys").and_then(Value::as_object).ok_or("keys manifest without \"keys\"")?;
+        let v: Value =
+            serde_json::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))?;
+        let keys = v
+            .get("keys")
+            .and_then(Value::as_object)
+            .ok_or("keys manifest without \"keys\"")?;
         let mut out = BTreeMap::new();
         for (name, k) in keys {
-            let s = |f: &str| k.get(f).and_then(Value::as_str).unwrap_or_default().to_string();
+            let s = |f: &str| {
+                k.get(f)
+                    .and_then(Value::as_str)
+                    .unwrap_or_default()
+                    .to_string()
+            };
             let material = match k.get("material") {
                 Some(Value::String(m)) => m.clone(),
                 Some(Value::Array(lines)) => {
-                    let sep = k.get("line-separator").and_then(Value::as_str).unwrap_or("");
-                    lines.iter().filter_map(Value::as_str).collect::<Vec<_>>().join(sep)
+                    let sep = k
+                        .get("line-separator")
+                        .and_then(Value::as_str)
+                        .unwrap_or("");
+                    lines
+                        .iter()
+                        .filter_map(Value::as_str)
+                        .collect::<Vec<_>>()
+                        .join(sep)
                 }
                 _ => String::new(),
             };
             let material = match s("encoding").as_str() {
-                "base64" => B64.decode(material.trim()).map_err(|e| format!("key {name}: {e}"))?,
+                "base64" => B64
+                    .decode(material.trim())
+                    .map_err(|e| format!("key {name}: {e}"))?,
                 _ => material.into_bytes(),
             };
-            let key_id = k.get("key-id").and_then(Value::as_str).unwrap_or(name).to_string();
-            out.insert(name.clone(), Key { kind: s("type"), algorithm: s("algorithm"), key_id, material });
+            let key_id = k
+                .get("key-id")
+                .and_then(Value::as_str)
+                .unwrap_or(name)
+                .to_string();
+            out.insert(
+                name.clone(),
+                Key {
+                    kind: s("type"),
+                    algorithm: s("algorithm"),
+                    key_id,
+                    material,
+                },
+            );
         }
         Ok(Self(out))
     }
@@ -59,7 +89,8 @@ impl Keys {
         self.0.values().find(|k| {
             k.kind == "private"
                 && k.algorithm == "rsa"
-                && cse_core::keyring::load_private_key(&k.material).is_ok_and(|p| p.to_public_key() == pk)
+                && cse_core::keyring::load_private_key(&k.material)
+                    .is_ok_and(|p| p.to_public_key() == pk)
         })
     }
 }
@@ -83,8 +114,14 @@ pub enum Purpose {
 }
 
 fn padding(desc: &Value) -> Result<RsaPadding, String> {
-    let alg = desc.get("padding-algorithm").and_then(Value::as_str).unwrap_or("");
-    let hash = desc.get("padding-hash").and_then(Value::as_str).unwrap_or("");
+    let alg = desc
+        .get("padding-algorithm")
+        .and_then(Value::as_str)
+        .unwrap_or("");
+    let hash = desc
+        .get("padding-hash")
+        .and_then(Value::as_str)
+        .unwrap_or("");
     Ok(match (alg, hash) {
         ("pkcs1", _) => RsaPadding::Pkcs1,
         ("oaep-mgf1", "sha1") => RsaPadding::OaepSha1,
@@ -101,17 +138,33 @@ pub fn keyring_for(keys: &Keys, desc: &Value, purpose: Purpose) -> Result<Built,
     if ty != "raw" {
         return Ok(Built::Skip(format!("master key type {ty:?} (needs AWS)")));
     }
-    let name = desc.get("key").and_then(Value::as_str).ok_or("master key without \"key\"")?;
-    let key = keys.0.get(name).ok_or_else(|| format!("key {name:?} not in the keys manifest"))?;
-    let ns = desc.get("provider-id").and_then(Value::as_str).ok_or("raw master key without provider-id")?;
-    let alg = desc.get("encryption-algorithm").and_then(Value::as_str).unwrap_or(&key.algorithm);
+    let name = desc
+        .get("key")
+        .and_then(Value::as_str)
+        .ok_or("master key without \"key\"")?;
+    let key = keys
+        .0
+        .get(name)
+        .ok_or_else(|| format!("key {name:?} not in the keys manifest"))?;
+    let ns = desc
+        .get("provider-id")
+        .and_then(Value::as_str)
+        .ok_or("raw master key without provider-id")?;
+    let alg = desc
+        .get("encryption-algorithm")
+        .and_then(Value::as_str)
+        .unwrap_or(&key.algorithm);
     let kr: Box<dyn Keyring> = match alg {
-        "aes" => Box::new(RawAesKeyring::new(ns, &key.key_id, &key.material).map_err(|e| e.to_string())?),
+        "aes" => {
+            Box::new(RawAesKeyring::new(ns, &key.key_id, &key.material).map_err(|e| e.to_string())?)
+        }
         "rsa" => {
-            let k = RawRsaKeyring::new(ns, &key.key_id, padding(desc)?).map_err(|e| e.to_string())?;
+            let k =
+                RawRsaKeyring::new(ns, &key.key_id, padding(desc)?).map_err(|e| e.to_string())?;
             let k = match (purpose, key.kind.as_str()) {
                 (Purpose::Encrypt, "private") => {
-                    let p = cse_core::keyring::load_private_key(&key.material).map_err(|e| e.to_string())?;
+                    let p = cse_core::keyring::load_private_key(&key.material)
+                        .map_err(|e| e.to_string())?;
                     let pem = rsa_public_pem(&p)?;
                     k.with_public_key(pem.as_bytes())
                 }
@@ -131,7 +184,9 @@ pub fn keyring_for(keys: &Keys, desc: &Value, purpose: Purpose) -> Result<Built,
 
 fn rsa_public_pem(p: &rsa::PrivateKey) -> Result<String, String> {
     use rsa::pkcs8::EncodePublicKey;
-    p.to_public_key().to_public_key_pem(rsa::pkcs8::LineEnding::LF).map_err(|e| e.to_string())
+    p.to_public_key()
+        .to_public_key_pem(rsa::pkcs8::LineEnding::LF)
+        .map_err(|e| e.to_string())
 }
 
 /// A keyring for a list of master-key descriptions: one keyring, or a multi-keyring whose
@@ -155,5 +210,7 @@ pub fn keyring_for_list(keys: &Keys, list: &Value, purpose: Purpose) -> Result<B
         return Ok(Built::Keyring(rings.remove(0)));
     }
     let generator = rings.remove(0);
-    Ok(Built::Keyring(Box::new(MultiKeyring::new(Some(generator), rings).map_err(|e| e.to_string())?)))
+    Ok(Built::Keyring(Box::new(
+        MultiKeyring::new(Some(generator), rings).map_err(|e| e.to_string())?,
+    )))
 }

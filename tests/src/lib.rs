@@ -21,5 +21,8 @@ pub fn find_manifest(path: &Path) -> Result<PathBuf, String> {
             return Ok(p);
         }
     }
-    Err(format!("{}: no manifest.json in this folder", path.display()))
+    Err(format!(
+        "{}: no manifest.json in this folder",
+        path.display()
+    ))
 }

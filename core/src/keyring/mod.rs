@@ -126,5 +126,8 @@ fn check_namespace(namespace: &str) -> Result<(), Error> {
 
 /// The "nothing of mine decrypted" answer.
 fn not_decrypted(edks: &[EncryptedDataKey], attempts: Vec<alloc::string::String>) -> Error {
-    Error::NoDecryptableKey { available: edks.iter().map(EncryptedDataKey::summary).collect(), attempts }
+    Error::NoDecryptableKey {
+        available: edks.iter().map(EncryptedDataKey::summary).collect(),
+        attempts,
+    }
 }

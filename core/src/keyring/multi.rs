@@ -17,11 +17,19 @@ pub struct MultiKeyring {
 
 impl MultiKeyring {
     /// A multi-keyring; it needs a generator to encrypt.
-    pub fn new(generator: Option<Box<dyn Keyring>>, children: Vec<Box<dyn Keyring>>) -> Result<Self, Error> {
+    pub fn new(
+        generator: Option<Box<dyn Keyring>>,
+        children: Vec<Box<dyn Keyring>>,
+    ) -> Result<Self, Error> {
         if generator.is_none() && children.is_empty() {
-            return Err(Error::Config("a multi-keyring needs a generator or at least one child".into()));
+            return Err(Error::Config(
+                "a multi-keyring needs a generator or at least one child".into(),
+            ));
         }
-        Ok(Self { generator, children })
+        Ok(Self {
+            generator,
+            children,
+        })
     }
 }
 
@@ -30,12 +38,16 @@ impl Keyring for MultiKeyring {
         match &self.generator {
             Some(g) => {
                 if m.data_key.is_some() {
-                    return Err(Error::Misuse("a multi-keyring generator cannot wrap an existing data key"));
+                    return Err(Error::Misuse(
+                        "a multi-keyring generator cannot wrap an existing data key",
+                    ));
                 }
                 g.on_encrypt(m)?;
             }
             None if m.data_key.is_none() => {
-                return Err(Error::Config("a multi-keyring without a generator cannot encrypt".into()));
+                return Err(Error::Config(
+                    "a multi-keyring without a generator cannot encrypt".into(),
+                ));
             }
             None => {}
         }
@@ -45,9 +57,15 @@ impl Keyring for MultiKeyring {
         Ok(())
     }
 
-    fn on_decrypt(&self, m: &mut DecryptionMaterials, edks: &[EncryptedDataKey]) -> Result<(), Error> {
+    fn on_decrypt(
+        &self,
+        m: &mut DecryptionMaterials,
+        edks: &[EncryptedDataKey],
+    ) -> Result<(), Error> {
         if m.data_key.is_some() {
-            return Err(Error::Misuse("decryption materials already hold a data key"));
+            return Err(Error::Misuse(
+                "decryption materials already hold a data key",
+            ));
         }
         let mut attempts = Vec::new();
         for k in self.generator.iter().chain(self.children.iter()) {

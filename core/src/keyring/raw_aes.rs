@@ -4,7 +4,9 @@ use alloc::format;
 use alloc::string::String;
 use alloc::vec::Vec;
 
-use super::{DataKey, DecryptionMaterials, EncryptionMaterials, Keyring, check_namespace, not_decrypted};
+use super::{
+    DataKey, DecryptionMaterials, EncryptionMaterials, Keyring, check_namespace, not_decrypted,
+};
 use crate::context;
 use crate::crypto::{GcmKey, IV_LEN, TAG_LEN, fill_random};
 use crate::error::Error;
@@ -33,7 +35,11 @@ impl RawAesKeyring {
     /// A keyring over `wrapping_key` (16, 24 or 32 bytes).
     pub fn new(namespace: &str, name: &str, wrapping_key: &[u8]) -> Result<Self, Error> {
         check_namespace(namespace)?;
-        Ok(Self { namespace: namespace.into(), name: name.into(), key: GcmKey::new(wrapping_key)? })
+        Ok(Self {
+            namespace: namespace.into(),
+            name: name.into(),
+            key: GcmKey::new(wrapping_key)?,
+        })
     }
 
     /// Provider info: key name ‖ tag length in bits ‖ IV length ‖ IV.
@@ -49,7 +55,10 @@ impl RawAesKeyring {
     /// The IV of an EDK whose provider info is ours, or `None`.
     fn parse_info(&self, info: &[u8]) -> Option<[u8; IV_LEN]> {
         let rest = info.strip_prefix(self.name.as_bytes())?;
-        if rest.len() != 8 + IV_LEN || rest[..4] != TAG_BITS.to_be_bytes() || rest[4..8] != (IV_LEN as u32).to_be_bytes() {
+        if rest.len() != 8 + IV_LEN
+            || rest[..4] != TAG_BITS.to_be_bytes()
+            || rest[4..8] != (IV_LEN as u32).to_be_bytes()
+        {
             return None;
         }
         let mut iv = [0u8; IV_LEN];
@@ -66,7 +75,11 @@ impl Keyring for RawAesKeyring {
         let aad = context::serialize(&m.encryption_context)?;
         let mut iv = [0u8; IV_LEN];
         fill_random(&mut iv)?;
-        let mut ciphertext = m.data_key.as_ref().map(|k| k.as_bytes().to_vec()).unwrap_or_default();
+        let mut ciphertext = m
+            .data_key
+            .as_ref()
+            .map(|k| k.as_bytes().to_vec())
+            .unwrap_or_default();
         let tag = self.key.seal_in_place(&iv, &aad, &mut ciphertext);
         ciphertext.extend_from_slice(&tag);
         m.encrypted_data_keys.push(EncryptedDataKey {
@@ -77,9 +90,15 @@ impl Keyring for RawAesKeyring {
         Ok(())
     }
 
-    fn on_decrypt(&self, m: &mut DecryptionMaterials, edks: &[EncryptedDataKey]) -> Result<(), Error> {
+    fn on_decrypt(
+        &self,
+        m: &mut DecryptionMaterials,
+        edks: &[EncryptedDataKey],
+    ) -> Result<(), Error> {
         if m.data_key.is_some() {
-            return Err(Error::Misuse("decryption materials already hold a data key"));
+            return Err(Error::Misuse(
+                "decryption materials already hold a data key",
+            ));
         }
         let aad = context::serialize(&m.encryption_context)?;
         let mut attempts = Vec::new();
@@ -87,15 +106,24 @@ impl Keyring for RawAesKeyring {
             if edk.provider_id != self.namespace {
                 continue;
             }
-            let Some(iv) = self.parse_info(&edk.provider_info) else { continue };
+            let Some(iv) = self.parse_info(&edk.provider_info) else {
+                continue;
+            };
             let n = m.suite.data_key_len();
             if edk.ciphertext.len() != n + TAG_LEN {
-                attempts.push(format!("{}/{}: wrapped key has the wrong length", self.namespace, self.name));
+                attempts.push(format!(
+                    "{}/{}: wrapped key has the wrong length",
+                    self.namespace, self.name
+                ));
                 continue;
             }
             let mut key = DataKey::new(edk.ciphertext[..n].to_vec());
             let mut buf = core::mem::take(&mut key.0);
-            if self.key.open_in_place(&iv, &aad, &mut buf, &edk.ciphertext[n..]).is_ok() {
+            if self
+                .key
+                .open_in_place(&iv, &aad, &mut buf, &edk.ciphertext[n..])
+                .is_ok()
+            {
                 m.data_key = Some(DataKey(buf));
                 return Ok(());
             }
@@ -105,7 +133,10 @@ impl Keyring for RawAesKeyring {
             ));
         }
         if attempts.is_empty() {
-            attempts.push(format!("keyring {}/{} matched none of them", self.namespace, self.name));
+            attempts.push(format!(
+                "keyring {}/{} matched none of them",
+                self.namespace, self.name
+            ));
         }
         Err(not_decrypted(edks, attempts))
     }

@@ -7,7 +7,9 @@ use alloc::vec::Vec;
 use pkcs1::{DecodeRsaPrivateKey, DecodeRsaPublicKey};
 use pkcs8::{DecodePrivateKey, DecodePublicKey};
 
-use super::{DataKey, DecryptionMaterials, EncryptionMaterials, Keyring, check_namespace, not_decrypted};
+use super::{
+    DataKey, DecryptionMaterials, EncryptionMaterials, Keyring, check_namespace, not_decrypted,
+};
 use crate::error::Error;
 use crate::header::EncryptedDataKey;
 
@@ -28,7 +30,13 @@ pub enum RsaPadding {
 
 impl RsaPadding {
     /// Every padding.
-    pub const ALL: [Self; 5] = [Self::Pkcs1, Self::OaepSha1, Self::OaepSha256, Self::OaepSha384, Self::OaepSha512];
+    pub const ALL: [Self; 5] = [
+        Self::Pkcs1,
+        Self::OaepSha1,
+        Self::OaepSha256,
+        Self::OaepSha384,
+        Self::OaepSha512,
+    ];
 
     /// The name used on command lines: `pkcs1`, `oaep-sha1`, … `oaep-sha512`.
     pub const fn name(self) -> &'static str {
@@ -43,7 +51,9 @@ impl RsaPadding {
 
     /// Parses [`RsaPadding::name`].
     pub fn from_name(s: &str) -> Option<Self> {
-        Self::ALL.into_iter().find(|p| p.name().eq_ignore_ascii_case(s))
+        Self::ALL
+            .into_iter()
+            .find(|p| p.name().eq_ignore_ascii_case(s))
     }
 }
 
@@ -73,7 +83,13 @@ impl RawRsaKeyring {
     /// A keyring with no key yet; add one with [`Self::with_public_key`] / [`Self::with_private_key`].
     pub fn new(namespace: &str, name: &str, padding: RsaPadding) -> Result<Self, Error> {
         check_namespace(namespace)?;
-        Ok(Self { namespace: namespace.into(), name: name.into(), padding, public: None, private: None })
+        Ok(Self {
+            namespace: namespace.into(),
+            name: name.into(),
+            padding,
+            public: None,
+            private: None,
+        })
     }
 
     /// Adds the public key (PEM or DER; SPKI or PKCS #1) used to encrypt.
@@ -137,7 +153,11 @@ impl Keyring for RawRsaKeyring {
         if m.data_key.is_none() {
             m.data_key = Some(DataKey::generate(m.suite)?);
         }
-        let data_key = m.data_key.as_ref().map(DataKey::as_bytes).unwrap_or_default();
+        let data_key = m
+            .data_key
+            .as_ref()
+            .map(DataKey::as_bytes)
+            .unwrap_or_default();
         let ciphertext = self
             .wrap(public, data_key)
             .map_err(|e| Error::Key(format!("RSA encryption of the data key failed: {e}")))?;
@@ -149,9 +169,15 @@ impl Keyring for RawRsaKeyring {
         Ok(())
     }
 
-    fn on_decrypt(&self, m: &mut DecryptionMaterials, edks: &[EncryptedDataKey]) -> Result<(), Error> {
+    fn on_decrypt(
+        &self,
+        m: &mut DecryptionMaterials,
+        edks: &[EncryptedDataKey],
+    ) -> Result<(), Error> {
         if m.data_key.is_some() {
-            return Err(Error::Misuse("decryption materials already hold a data key"));
+            return Err(Error::Misuse(
+                "decryption materials already hold a data key",
+            ));
         }
         let mut attempts = Vec::new();
         let Some(private) = &self.private else {
@@ -187,7 +213,10 @@ impl Keyring for RawRsaKeyring {
             }
         }
         if attempts.is_empty() {
-            attempts.push(format!("keyring {}/{} matched none of them", self.namespace, self.name));
+            attempts.push(format!(
+                "keyring {}/{} matched none of them",
+                self.namespace, self.name
+            ));
         }
         Err(not_decrypted(edks, attempts))
     }
@@ -205,8 +234,12 @@ fn pem_label(data: &[u8]) -> Option<(&str, &str)> {
 pub fn load_public_key(data: &[u8]) -> Result<rsa::PublicKey, Error> {
     let err = |what: &str| Error::Key(format!("cannot read the RSA public key: {what}"));
     match pem_label(data) {
-        Some(("PUBLIC KEY", pem)) => rsa::PublicKey::from_public_key_pem(pem).map_err(|_| err("bad SPKI PEM")),
-        Some(("RSA PUBLIC KEY", pem)) => rsa::PublicKey::from_pkcs1_pem(pem).map_err(|_| err("bad PKCS #1 PEM")),
+        Some(("PUBLIC KEY", pem)) => {
+            rsa::PublicKey::from_public_key_pem(pem).map_err(|_| err("bad SPKI PEM"))
+        }
+        Some(("RSA PUBLIC KEY", pem)) => {
+            rsa::PublicKey::from_pkcs1_pem(pem).map_err(|_| err("bad PKCS #1 PEM"))
+        }
         Some((label, _)) if label.contains("PRIVATE KEY") => Err(err(
             "this is a private key; encryption needs the public key (e.g. public_key.pem)",
         )),
@@ -221,9 +254,15 @@ pub fn load_public_key(data: &[u8]) -> Result<rsa::PublicKey, Error> {
 pub fn load_private_key(data: &[u8]) -> Result<rsa::PrivateKey, Error> {
     let err = |what: &str| Error::Key(format!("cannot read the RSA private key: {what}"));
     match pem_label(data) {
-        Some(("PRIVATE KEY", pem)) => rsa::PrivateKey::from_pkcs8_pem(pem).map_err(|_| err("bad PKCS #8 PEM")),
-        Some(("RSA PRIVATE KEY", pem)) => rsa::PrivateKey::from_pkcs1_pem(pem).map_err(|_| err("bad PKCS #1 PEM")),
-        Some(("ENCRYPTED PRIVATE KEY", _)) => Err(err("encrypted PEM keys are not supported; decrypt it with openssl first")),
+        Some(("PRIVATE KEY", pem)) => {
+            rsa::PrivateKey::from_pkcs8_pem(pem).map_err(|_| err("bad PKCS #8 PEM"))
+        }
+        Some(("RSA PRIVATE KEY", pem)) => {
+            rsa::PrivateKey::from_pkcs1_pem(pem).map_err(|_| err("bad PKCS #1 PEM"))
+        }
+        Some(("ENCRYPTED PRIVATE KEY", _)) => Err(err(
+            "encrypted PEM keys are not supported; decrypt it with openssl first",
+        )),
         Some((label, _)) if label.contains("PUBLIC KEY") => Err(err(
             "this is a public key; decryption needs the private key (e.g. private_key.pem)",
         )),

@@ -54,7 +54,10 @@ fn decrypt(args: &[String]) -> ExitCode {
     };
     let (mut passed, mut failed, mut skipped) = (0usize, 0usize, 0usize);
     for case in &manifest.cases {
-        if filter.as_ref().is_some_and(|f| !case.id.contains(f.as_str())) {
+        if filter
+            .as_ref()
+            .is_some_and(|f| !case.id.contains(f.as_str()))
+        {
             continue;
         }
         match case.run(&manifest.keys, invert) {
@@ -79,7 +82,11 @@ fn decrypt(args: &[String]) -> ExitCode {
     } else {
         println!("{passed} passed, {failed} failed");
     }
-    if failed > 0 { ExitCode::from(1) } else { ExitCode::SUCCESS }
+    if failed > 0 {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    }
 }
 
 fn encrypt(args: &[String]) -> ExitCode {
@@ -93,7 +100,11 @@ fn encrypt(args: &[String]) -> ExitCode {
             "--out" => out = it.next().map(PathBuf::from),
             "--sizes" => {
                 let Some(s) = it.next() else { return usage() };
-                match s.split(',').map(str::parse).collect::<Result<Vec<usize>, _>>() {
+                match s
+                    .split(',')
+                    .map(str::parse)
+                    .collect::<Result<Vec<usize>, _>>()
+                {
                     Ok(v) => sizes = v,
                     Err(_) => return usage(),
                 }
@@ -101,7 +112,9 @@ fn encrypt(args: &[String]) -> ExitCode {
             _ => return usage(),
         }
     }
-    let (Some(keys), Some(out)) = (keys, out) else { return usage() };
+    let (Some(keys), Some(out)) = (keys, out) else {
+        return usage();
+    };
     match cse_interop::generate::write_matrix(&keys, &out, &sizes) {
         Ok(n) => {
             println!("wrote {n} cases to {}", out.join("manifest.json").display());
