@@ -1,0 +1,99 @@
+# cse: client-side encryption compatible with the AWS Encryption SDK.
+#   make demo   encrypt with cse, decrypt with the official Python SDK, and back
+#   make test   everything CI runs: lint, Rust tests, wasm build, vectors, live interop, fuzz smoke
+#   make bench  throughput and memory against the official Python SDK and OpenSSL
+
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+CARGO ?= cargo
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+SHARED ?= ../shared
+OFFICIAL := $(SHARED)/official-vectors
+WORK := .work
+BIN := target/release
+FUZZ_SECONDS ?= 30
+
+.PHONY: all build test lint unit wasm vectors official interop fuzz-smoke demo bench clean
+
+all: build
+
+$(VENV)/.stamp: tests/python/requirements.txt
+	$(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/pip install --quiet -r tests/python/requirements.txt
+	touch $@
+
+build:
+	$(CARGO) build --release -p cse-interop --bins
+	$(CARGO) build --release -p cse-core --example cse-file
+
+lint:
+	$(CARGO) fmt --all --check
+	$(CARGO) clippy --all-targets -- -D warnings
+
+unit:
+	$(CARGO) test --workspace --release
+
+wasm:
+	rustup target list --installed | grep -qx wasm32-unknown-unknown || rustup target add wasm32-unknown-unknown
+	$(CARGO) build -p cse-core --target wasm32-unknown-unknown --release
+
+# Our committed vectors, written by the official Python SDK (positive and tampered cases).
+vectors: build
+	$(BIN)/esdk-vectors decrypt vectors/esdk-python
+
+# The official sets in ../shared, when present (not part of the repository).
+official: build
+	@if [ -d "$(OFFICIAL)" ]; then \
+	  for set in v4-Net-4.0.1 valid-Net-4.0.0; do \
+	    echo "== official $$set"; $(BIN)/esdk-vectors decrypt $(OFFICIAL)/$$set | tail -n 3; done; \
+	  echo "== official invalid-Net-4.0.0 (every case must be rejected)"; \
+	  $(BIN)/esdk-vectors decrypt --expect-failure $(OFFICIAL)/invalid-Net-4.0.0 | tail -n 3; \
+	else echo "no $(OFFICIAL): skipping the official vector sets"; fi
+
+# Live interop with the official Python SDK, both ways, every suite and keyring.
+interop: build $(VENV)/.stamp
+	rm -rf $(WORK)/interop && mkdir -p $(WORK)/interop
+	@echo "== cse encrypts, the official Python SDK decrypts"
+	$(BIN)/esdk-vectors encrypt --keys vectors/esdk-python/keys.json --out $(WORK)/interop/cse
+	$(PY) tests/python/interop.py decrypt $(WORK)/interop/cse/manifest.json
+	@echo "== the official Python SDK encrypts, cse decrypts"
+	$(PY) tests/python/interop.py encrypt --keys vectors/esdk-python/keys.json --out $(WORK)/interop/python
+	$(BIN)/esdk-vectors decrypt $(WORK)/interop/python
+
+fuzz-smoke:
+	command -v cargo-fuzz >/dev/null || $(CARGO) install cargo-fuzz --locked
+	mkdir -p $(WORK)/fuzz/header $(WORK)/fuzz/decrypt
+	cd fuzz && RUSTC_BOOTSTRAP=1 $(CARGO) fuzz run header ../$(WORK)/fuzz/header -- -max_total_time=$(FUZZ_SECONDS)
+	cd fuzz && RUSTC_BOOTSTRAP=1 $(CARGO) fuzz run decrypt ../$(WORK)/fuzz/decrypt ../vectors/esdk-python/ciphertexts -- -max_total_time=$(FUZZ_SECONDS) -max_len=65536
+
+test: lint unit wasm vectors official interop fuzz-smoke
+	@echo "make test: all suites passed"
+
+demo: build $(VENV)/.stamp
+	rm -rf $(WORK)/demo && mkdir -p $(WORK)/demo
+	cd $(WORK)/demo && openssl genpkey -algorithm RSA -out private_key.pem -pkeyopt rsa_keygen_bits:4096 2>/dev/null \
+	  && openssl rsa -pubout -in private_key.pem -out public_key.pem 2>/dev/null
+	echo "This is example for CSE!" > $(WORK)/demo/example.txt
+	head -c 3000000 /dev/urandom >> $(WORK)/demo/example.txt
+	@echo "== cse encrypts example.txt; the official Python SDK (the users' script) decrypts it"
+	$(BIN)/examples/cse-file encrypt $(WORK)/demo/example.txt $(WORK)/demo/example_encrypted.txt $(WORK)/demo/public_key.pem
+	$(PY) tests/python/seed_roundtrip.py decrypt $(WORK)/demo/example_encrypted.txt $(WORK)/demo/example_by_python.txt $(WORK)/demo/public_key.pem $(WORK)/demo/private_key.pem
+	cmp $(WORK)/demo/example.txt $(WORK)/demo/example_by_python.txt
+	@echo "== the official Python SDK encrypts; cse decrypts"
+	$(PY) tests/python/seed_roundtrip.py encrypt $(WORK)/demo/example.txt $(WORK)/demo/example_python_encrypted.txt $(WORK)/demo/public_key.pem $(WORK)/demo/private_key.pem
+	$(BIN)/examples/cse-file decrypt $(WORK)/demo/example_python_encrypted.txt $(WORK)/demo/example_by_cse.txt $(WORK)/demo/private_key.pem
+	cmp $(WORK)/demo/example.txt $(WORK)/demo/example_by_cse.txt
+	@echo "== a tampered message is refused and leaves no output file"
+	cp $(WORK)/demo/example_encrypted.txt $(WORK)/demo/tampered
+	printf '\x01' | dd of=$(WORK)/demo/tampered bs=1 seek=2000000 conv=notrunc status=none
+	! $(BIN)/examples/cse-file decrypt $(WORK)/demo/tampered $(WORK)/demo/tampered_out.txt $(WORK)/demo/private_key.pem
+	test ! -e $(WORK)/demo/tampered_out.txt
+	@echo "demo: both directions agree byte for byte (files in $(WORK)/demo)"
+
+bench: $(VENV)/.stamp
+	bash bench/run.sh
+
+clean:
+	rm -rf $(WORK) target fuzz/target
