@@ -47,20 +47,22 @@ vectors: build
 official: build
 	@if [ -d "$(OFFICIAL)" ]; then \
 	  for set in v4-Net-4.0.1 valid-Net-4.0.0; do \
-	    echo "== official $$set"; $(BIN)/esdk-vectors decrypt $(OFFICIAL)/$$set | tail -n 3; done; \
+	    echo "== official $$set"; $(BIN)/esdk-vectors decrypt $(OFFICIAL)/$$set; done; \
 	  echo "== official invalid-Net-4.0.0 (every case must be rejected)"; \
-	  $(BIN)/esdk-vectors decrypt --expect-failure $(OFFICIAL)/invalid-Net-4.0.0 | tail -n 3; \
+	  $(BIN)/esdk-vectors decrypt --expect-failure $(OFFICIAL)/invalid-Net-4.0.0; \
+	  echo "== official python-1.3.0-legacy"; $(BIN)/esdk-vectors decrypt $(OFFICIAL)/python-1.3.0-legacy; \
+	  echo "== official commitment known answers (41 decrypt, 5 must fail)"; \
+	  $(BIN)/esdk-vectors decrypt $(OFFICIAL)/python-commitment-kat/commitment-test-vectors.json; \
 	else echo "no $(OFFICIAL): skipping the official vector sets"; fi
 
-# Live interop with the official Python SDK, both ways, every suite and keyring.
-interop: build $(VENV)/.stamp
-	rm -rf $(WORK)/interop && mkdir -p $(WORK)/interop
-	@echo "== cse encrypts, the official Python SDK decrypts"
-	$(BIN)/esdk-vectors encrypt --keys vectors/esdk-python/keys.json --out $(WORK)/interop/cse
-	$(PY) tests/python/interop.py decrypt $(WORK)/interop/cse/manifest.json
-	@echo "== the official Python SDK encrypts, cse decrypts"
-	$(PY) tests/python/interop.py encrypt --keys vectors/esdk-python/keys.json --out $(WORK)/interop/python
-	$(BIN)/esdk-vectors decrypt $(WORK)/interop/python
+tests/js/node_modules/.stamp: tests/js/package.json tests/js/package-lock.json
+	npm ci --prefix tests/js --no-audit --no-fund --loglevel=error
+	touch $@
+
+# Live interop, every direction: cse, the official Python SDK and the official JavaScript
+# SDK each encrypt every suite x keyring x context x size; each of them decrypts every set.
+interop: build $(VENV)/.stamp tests/js/node_modules/.stamp
+	bash tests/matrix.sh $(WORK)/matrix
 
 fuzz-smoke:
 	command -v cargo-fuzz >/dev/null || $(CARGO) install cargo-fuzz --locked

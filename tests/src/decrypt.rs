@@ -19,19 +19,48 @@ pub enum Outcome {
     Skip(String),
 }
 
+/// Bytes of a case: a file beside the manifest, or inline in it.
+#[derive(Debug)]
+pub enum Bytes {
+    /// A file.
+    File(PathBuf),
+    /// Inline (base64-decoded) bytes.
+    Inline(Vec<u8>),
+}
+
+impl Bytes {
+    fn read(&self) -> Result<Vec<u8>, String> {
+        match self {
+            Self::File(p) => std::fs::read(p).map_err(|e| format!("{}: {e}", p.display())),
+            Self::Inline(b) => Ok(b.clone()),
+        }
+    }
+}
+
+/// Where a case's keyring comes from.
+#[derive(Debug)]
+pub enum KeySource {
+    /// Master-key descriptions over the manifest's keys manifest.
+    MasterKeys(Value),
+    /// The manifest-wide keyring of the legacy layout (every static test key).
+    Shared,
+    /// A known plaintext data key (commitment known-answer tests).
+    DataKey(Vec<u8>),
+}
+
 /// One decrypt case, ready to run.
 #[derive(Debug)]
 pub struct Case {
     /// Test id.
     pub id: String,
-    /// Ciphertext file.
-    pub ciphertext: PathBuf,
-    /// Expected plaintext file, or `None` when an error is expected.
-    pub plaintext: Option<PathBuf>,
+    /// The message.
+    pub ciphertext: Bytes,
+    /// Expected plaintext, or `None` when an error is expected.
+    pub plaintext: Option<Bytes>,
     /// For error cases written by our generator: the class of error expected.
     pub error_kind: Option<String>,
-    /// The master-key descriptions.
-    pub master_keys: Value,
+    /// Where the keyring comes from.
+    pub keys: KeySource,
     /// Reproduced encryption context given to decrypt.
     pub encryption_context: EncryptionContext,
     /// `streaming-unsigned-only`.
@@ -43,8 +72,12 @@ pub struct Case {
 pub struct Manifest {
     /// The keys it uses.
     pub keys: Keys,
+    /// The keyring shared by all cases (legacy layout).
+    pub shared: Option<Box<dyn Keyring>>,
     /// Its cases, in id order.
     pub cases: Vec<Case>,
+    /// What kind of manifest it was.
+    pub kind: String,
 }
 
 fn uri(dir: &Path, v: Option<&Value>) -> Result<PathBuf, String> {
@@ -56,12 +89,23 @@ fn uri(dir: &Path, v: Option<&Value>) -> Result<PathBuf, String> {
 }
 
 impl Manifest {
-    /// Loads an `awses-decrypt` manifest (versions 1–4).
+    /// Loads a decrypt manifest of any supported form: `awses-decrypt` versions 1–4, the
+    /// legacy `ciphertext` layout, or the commitment known-answer file.
     pub fn load(path: &Path) -> Result<Self, String> {
-        let dir = path.parent().unwrap_or(Path::new("."));
         let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
         let v: Value =
             serde_json::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))?;
+        if v.pointer("/manifest/type").and_then(Value::as_str) == Some("ciphertext") {
+            return crate::legacy::load_legacy(path, &v);
+        }
+        if v.get("tests").is_some_and(Value::is_array) {
+            return crate::legacy::load_commitment_kat(&v);
+        }
+        Self::load_decrypt(path, &v)
+    }
+
+    fn load_decrypt(path: &Path, v: &Value) -> Result<Self, String> {
+        let dir = path.parent().unwrap_or(Path::new("."));
         let ty = v
             .pointer("/manifest/type")
             .and_then(Value::as_str)
@@ -83,11 +127,11 @@ impl Manifest {
             .ok_or("manifest without tests")?;
         let mut cases = Vec::new();
         for (id, t) in tests {
-            let ciphertext = uri(dir, t.get("ciphertext"))?;
+            let ciphertext = Bytes::File(uri(dir, t.get("ciphertext"))?);
             let (plaintext, error_kind) = if version == 1 {
-                (Some(uri(dir, t.get("plaintext"))?), None)
+                (Some(Bytes::File(uri(dir, t.get("plaintext"))?)), None)
             } else if let Some(p) = t.pointer("/result/output/plaintext") {
-                (Some(uri(dir, Some(p))?), None)
+                (Some(Bytes::File(uri(dir, Some(p))?)), None)
             } else if let Some(e) = t.pointer("/result/error") {
                 (
                     None,
@@ -112,12 +156,17 @@ impl Manifest {
                 ciphertext,
                 plaintext,
                 error_kind,
-                master_keys: t.get("master-keys").cloned().unwrap_or(Value::Null),
+                keys: KeySource::MasterKeys(t.get("master-keys").cloned().unwrap_or(Value::Null)),
                 encryption_context,
                 unsigned_only,
             });
         }
-        Ok(Self { keys, cases })
+        Ok(Self {
+            keys,
+            shared: None,
+            cases,
+            kind: format!("awses-decrypt v{version}"),
+        })
     }
 }
 
@@ -169,12 +218,12 @@ pub fn decrypt_chunked<K: Keyring>(
 /// Remembers the first data key its keyring unwrapped, so one case's several read patterns
 /// do the (slow) RSA operation once. Errors are not remembered.
 #[derive(Debug)]
-struct OnceKeyring {
-    inner: Box<dyn Keyring>,
+struct OnceKeyring<'a> {
+    inner: Box<dyn Keyring + 'a>,
     key: std::sync::Mutex<Option<cse_core::keyring::DataKey>>,
 }
 
-impl Keyring for OnceKeyring {
+impl Keyring for OnceKeyring<'_> {
     fn on_encrypt(&self, m: &mut cse_core::keyring::EncryptionMaterials) -> Result<(), Error> {
         self.inner.on_encrypt(m)
     }
@@ -201,22 +250,32 @@ impl Keyring for OnceKeyring {
 /// Read patterns every positive case is decrypted with: whole, 1-byte, and odd sizes.
 const CHUNKS: [usize; 4] = [0, 1, 7, 4099];
 
-impl Case {
-    /// Runs the case; `invert` expects failure whatever the manifest says.
-    pub fn run(&self, keys: &Keys, invert: bool) -> Outcome {
-        match self.run_inner(keys, invert) {
+impl Manifest {
+    /// Runs one of its cases; `invert` expects failure whatever the manifest says.
+    pub fn run(&self, case: &Case, invert: bool) -> Outcome {
+        match case.run_inner(self, invert) {
             Ok(o) => o,
             Err(e) => Outcome::Fail(e),
         }
     }
+}
 
-    fn run_inner(&self, keys: &Keys, invert: bool) -> Result<Outcome, String> {
-        let keyring = match keyring_for_list(keys, &self.master_keys, Purpose::Decrypt)? {
-            Built::Keyring(k) => k,
-            Built::Skip(why) => return Ok(Outcome::Skip(why)),
+impl Case {
+    fn run_inner(&self, manifest: &Manifest, invert: bool) -> Result<Outcome, String> {
+        let keyring: Box<dyn Keyring + '_> = match &self.keys {
+            KeySource::MasterKeys(list) => {
+                match keyring_for_list(&manifest.keys, list, Purpose::Decrypt)? {
+                    Built::Keyring(k) => k,
+                    Built::Skip(why) => return Ok(Outcome::Skip(why)),
+                }
+            }
+            KeySource::Shared => match &manifest.shared {
+                Some(k) => Box::new(k),
+                None => return Err("no shared keyring".into()),
+            },
+            KeySource::DataKey(k) => Box::new(crate::legacy::StaticKeyring(k.clone())),
         };
-        let message = std::fs::read(&self.ciphertext)
-            .map_err(|e| format!("{}: {e}", self.ciphertext.display()))?;
+        let message = self.ciphertext.read()?;
         let config = DecryptConfig {
             commitment_policy: CommitmentPolicy::RequireEncryptAllowDecrypt,
             encryption_context: self.encryption_context.clone(),
@@ -224,9 +283,7 @@ impl Case {
             ..DecryptConfig::default()
         };
         let expected = match (&self.plaintext, invert) {
-            (Some(p), false) => {
-                Some(std::fs::read(p).map_err(|e| format!("{}: {e}", p.display()))?)
-            }
+            (Some(p), false) => Some(p.read()?),
             _ => None,
         };
         // The data key is unwrapped once per case; the other read patterns reuse it.

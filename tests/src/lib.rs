@@ -6,6 +6,7 @@
 pub mod decrypt;
 pub mod generate;
 pub mod keys;
+pub mod legacy;
 
 use std::path::{Path, PathBuf};
 
@@ -15,7 +16,12 @@ pub fn find_manifest(path: &Path) -> Result<PathBuf, String> {
     if path.is_file() {
         return Ok(path.to_path_buf());
     }
-    for name in ["manifest.json", "decrypt_message.json"] {
+    for name in [
+        "manifest.json",
+        "decrypt_message.json",
+        "aws_encryption_sdk_resources/manifests/ciphertext.manifest",
+        "manifests/ciphertext.manifest",
+    ] {
         let p = path.join(name);
         if p.is_file() {
             return Ok(p);

@@ -60,7 +60,7 @@ fn decrypt(args: &[String]) -> ExitCode {
         {
             continue;
         }
-        match case.run(&manifest.keys, invert) {
+        match manifest.run(case, invert) {
             Outcome::Pass => {
                 passed += 1;
                 if verbose {
