@@ -63,6 +63,12 @@ tests/js/node_modules/.stamp: tests/js/package.json tests/js/package-lock.json
 # SDK each encrypt every suite x keyring x context x size; each of them decrypts every set.
 interop: build $(VENV)/.stamp tests/js/node_modules/.stamp
 	bash tests/matrix.sh $(WORK)/matrix
+	@echo "== cse processes a decrypt-generate manifest (truncate, mutate, half-sign, provider info)"
+	rm -rf $(WORK)/generated
+	$(BIN)/esdk-vectors encrypt tests/manifests/decrypt-generate.json --out $(WORK)/generated
+	@echo "== ... and both cse and the official Python SDK must agree on every case"
+	$(BIN)/esdk-vectors decrypt $(WORK)/generated
+	$(PY) tests/python/interop.py decrypt $(WORK)/generated/manifest.json
 
 fuzz-smoke:
 	command -v cargo-fuzz >/dev/null || $(CARGO) install cargo-fuzz --locked

@@ -110,7 +110,7 @@ impl Header {
     }
 
     /// Serializes the header body (everything the header authentication tag covers).
-    pub(crate) fn serialize_body(&self) -> Result<Vec<u8>, Error> {
+    pub fn serialize_body(&self) -> Result<Vec<u8>, Error> {
         let mut out = Vec::with_capacity(256);
         let v = self.version();
         out.push(v);

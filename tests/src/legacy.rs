@@ -133,6 +133,7 @@ pub fn load_legacy(path: &Path, v: &Value) -> Result<Manifest, String> {
                 None
             },
             error_kind: None,
+            reference: None,
             keys: KeySource::Shared,
             encryption_context: EncryptionContext::new(),
             unsigned_only: false,
@@ -190,6 +191,7 @@ pub fn load_commitment_kat(v: &Value) -> Result<Manifest, String> {
             // The failing known answers pair a message with another data key: only the
             // key commitment can catch that.
             error_kind: (!ok).then(|| "commitment".to_string()),
+            reference: None,
             keys: KeySource::DataKey(b64("decrypted-dek")?),
             encryption_context: EncryptionContext::new(),
             unsigned_only: false,

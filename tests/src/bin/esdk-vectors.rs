@@ -3,7 +3,10 @@
 //! ```text
 //! esdk-vectors decrypt PATH [--expect-failure] [--filter TEXT] [--verbose]
 //! esdk-vectors encrypt --keys KEYS.json --out DIR [--sizes 100,12295]
+//! esdk-vectors encrypt MANIFEST.json --out DIR
 //! ```
+//! `encrypt` with `--keys` writes the interop matrix; with a manifest it processes an
+//! `awses-encrypt` or `awses-decrypt-generate` manifest (tampering included).
 //! `decrypt` ends with the line `N passed, M failed` (and `, K skipped` when some were
 //! skipped); its exit status is 1 when M > 0.
 
@@ -14,7 +17,7 @@ use cse_interop::decrypt::{Manifest, Outcome};
 
 fn usage() -> ExitCode {
     eprintln!(
-        "usage:\n  esdk-vectors decrypt PATH [--expect-failure] [--filter TEXT] [--verbose]\n  esdk-vectors encrypt --keys KEYS.json --out DIR [--sizes 100,12295]"
+        "usage:\n  esdk-vectors decrypt PATH [--expect-failure] [--filter TEXT] [--verbose]\n  esdk-vectors encrypt --keys KEYS.json --out DIR [--sizes 100,12295]\n  esdk-vectors encrypt MANIFEST.json --out DIR"
     );
     ExitCode::from(2)
 }
@@ -91,6 +94,7 @@ fn decrypt(args: &[String]) -> ExitCode {
 
 fn encrypt(args: &[String]) -> ExitCode {
     let mut keys = None;
+    let mut manifest = None;
     let mut out = None;
     let mut sizes = vec![100usize, 3 * 4096 + 7];
     let mut it = args.iter();
@@ -109,8 +113,29 @@ fn encrypt(args: &[String]) -> ExitCode {
                     Err(_) => return usage(),
                 }
             }
+            m if manifest.is_none() && !m.starts_with("--") => manifest = Some(PathBuf::from(m)),
             _ => return usage(),
         }
+    }
+    if let (Some(m), Some(out)) = (&manifest, &out) {
+        return match cse_interop::generate::write_from_manifest(m, out) {
+            Ok(w) => {
+                for (id, why) in &w.skipped {
+                    println!("SKIP {id}: {why}");
+                }
+                println!(
+                    "wrote {} cases to {} ({} scenarios skipped)",
+                    w.cases,
+                    out.join("manifest.json").display(),
+                    w.skipped.len()
+                );
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("esdk-vectors: {e}");
+                ExitCode::from(1)
+            }
+        };
     }
     let (Some(keys), Some(out)) = (keys, out) else {
         return usage();
