@@ -334,12 +334,12 @@ impl Case {
                 }
                 (None, Err(e)) => {
                     let kind = error_kind(&e);
-                    if let Some(want) = &self.error_kind {
-                        if kind != want {
-                            return Ok(Outcome::Fail(format!(
-                                "{how}: expected a {want} error, got: {e}"
-                            )));
-                        }
+                    if let Some(want) = &self.error_kind
+                        && kind != want
+                    {
+                        return Ok(Outcome::Fail(format!(
+                            "{how}: expected a {want} error, got: {e}"
+                        )));
                     }
                     // A failure in the header or the key releases nothing.
                     if !header_ok && !out.is_empty() {
@@ -349,12 +349,12 @@ impl Case {
                         )));
                     }
                     // Anything released is authenticated plaintext: a prefix of the original.
-                    if let Some(r) = &reference {
-                        if !r.starts_with(&out) {
-                            return Ok(Outcome::Fail(format!(
-                                "{how}: released bytes are not a prefix of the plaintext ({e})"
-                            )));
-                        }
+                    if let Some(r) = &reference
+                        && !r.starts_with(&out)
+                    {
+                        return Ok(Outcome::Fail(format!(
+                            "{how}: released bytes are not a prefix of the plaintext ({e})"
+                        )));
                     }
                 }
             }
