@@ -68,6 +68,8 @@ pub struct Case {
     pub encryption_context: EncryptionContext,
     /// `streaming-unsigned-only`.
     pub unsigned_only: bool,
+    /// Limit on encrypted data keys given to the decryptor (`cse-max-encrypted-data-keys`).
+    pub max_edks: Option<usize>,
 }
 
 /// A loaded decrypt manifest.
@@ -164,6 +166,10 @@ impl Manifest {
                 plaintext,
                 error_kind,
                 reference,
+                max_edks: t
+                    .get("cse-max-encrypted-data-keys")
+                    .and_then(Value::as_u64)
+                    .and_then(|n| usize::try_from(n).ok()),
                 keys: KeySource::MasterKeys(t.get("master-keys").cloned().unwrap_or(Value::Null)),
                 encryption_context,
                 unsigned_only,
@@ -188,6 +194,7 @@ pub fn error_kind(e: &Error) -> &'static str {
         Error::Truncated => "truncated",
         Error::TrailingData => "trailing-data",
         Error::NoDecryptableKey { .. } => "no-decryptable-key",
+        Error::TooManyEncryptedDataKeys { .. } => "too-many-edks",
         Error::UnsupportedVersion(_)
         | Error::UnsupportedSuite(_)
         | Error::SuiteVersionMismatch { .. }
@@ -290,6 +297,7 @@ impl Case {
             commitment_policy: CommitmentPolicy::RequireEncryptAllowDecrypt,
             encryption_context: self.encryption_context.clone(),
             refuse_signed: self.unsigned_only,
+            max_encrypted_data_keys: self.max_edks,
             ..DecryptConfig::default()
         };
         let expected = match (&self.plaintext, invert) {

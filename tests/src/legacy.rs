@@ -137,6 +137,7 @@ pub fn load_legacy(path: &Path, v: &Value) -> Result<Manifest, String> {
             keys: KeySource::Shared,
             encryption_context: EncryptionContext::new(),
             unsigned_only: false,
+            max_edks: None,
         });
     }
     Ok(Manifest {
@@ -195,6 +196,7 @@ pub fn load_commitment_kat(v: &Value) -> Result<Manifest, String> {
             keys: KeySource::DataKey(b64("decrypted-dek")?),
             encryption_context: EncryptionContext::new(),
             unsigned_only: false,
+            max_edks: None,
         });
     }
     Ok(Manifest {
