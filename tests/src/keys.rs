@@ -9,6 +9,24 @@ use base64::engine::general_purpose::STANDARD as B64;
 use cse_core::{Keyring, MultiKeyring, RawAesKeyring, RawRsaKeyring, RsaPadding};
 use serde_json::Value;
 
+/// Key material written as one string, or as a list of lines joined by `separator`.
+pub(crate) fn key_text(material: Option<&Value>, separator: Option<&Value>) -> Option<String> {
+    match material? {
+        Value::String(m) => Some(m.clone()),
+        Value::Array(lines) => {
+            let sep = separator.and_then(Value::as_str).unwrap_or("");
+            Some(
+                lines
+                    .iter()
+                    .filter_map(Value::as_str)
+                    .collect::<Vec<_>>()
+                    .join(sep),
+            )
+        }
+        _ => None,
+    }
+}
+
 /// One key of a keys manifest.
 #[derive(Clone, Debug)]
 pub struct Key {
@@ -44,21 +62,7 @@ impl Keys {
                     .unwrap_or_default()
                     .to_string()
             };
-            let material = match k.get("material") {
-                Some(Value::String(m)) => m.clone(),
-                Some(Value::Array(lines)) => {
-                    let sep = k
-                        .get("line-separator")
-                        .and_then(Value::as_str)
-                        .unwrap_or("");
-                    lines
-                        .iter()
-                        .filter_map(Value::as_str)
-                        .collect::<Vec<_>>()
-                        .join(sep)
-                }
-                _ => String::new(),
-            };
+            let material = key_text(k.get("material"), k.get("line-separator")).unwrap_or_default();
             let material = match s("encoding").as_str() {
                 "base64" => B64
                     .decode(material.trim())

@@ -24,21 +24,8 @@ fn key_material(test_keys: &Value, alg: &str, bits: &str) -> Result<Vec<u8>, Str
         .get(alg)
         .and_then(|a| a.get(bits))
         .ok_or_else(|| format!("no test key {alg}.{bits}"))?;
-    let joined = match k.get("key") {
-        Some(Value::Array(lines)) => {
-            let sep = k
-                .get("line_separator")
-                .and_then(Value::as_str)
-                .unwrap_or("");
-            lines
-                .iter()
-                .filter_map(Value::as_str)
-                .collect::<Vec<_>>()
-                .join(sep)
-        }
-        Some(Value::String(s)) => s.clone(),
-        _ => return Err(format!("test key {alg}.{bits} has no key")),
-    };
+    let joined = crate::keys::key_text(k.get("key"), k.get("line_separator"))
+        .ok_or_else(|| format!("test key {alg}.{bits} has no key"))?;
     match k.get("encoding").and_then(Value::as_str) {
         Some("base64") => B64.decode(joined.trim()).map_err(|e| e.to_string()),
         _ => Ok(joined.into_bytes()),
