@@ -39,9 +39,13 @@ wasm:
 	rustup target list --installed | grep -qx wasm32-unknown-unknown || rustup target add wasm32-unknown-unknown
 	$(CARGO) build -p cse-core --target wasm32-unknown-unknown --release
 
-# Our committed vectors, written by the official Python SDK (positive and tampered cases).
+# Our committed vectors, written by the official Python SDK: the suite x keyring x size matrix
+# with tampered cases, the official tampering types (truncate, mutate, half-sign, provider
+# info), and malformed input (each naming the error class it must produce).
 vectors: build
 	$(BIN)/esdk-vectors decrypt vectors/esdk-python
+	$(BIN)/esdk-vectors decrypt vectors/official-tampered
+	$(BIN)/esdk-vectors decrypt vectors/bad-input
 
 # The official sets in ../shared, when present (not part of the repository).
 official: build
