@@ -261,6 +261,10 @@ class Generator:
         }
         if "decryption-method" in test:
             self.tests[cid]["decryption-method"] = test["decryption-method"]
+        if "error" in result:
+            # Extra field read by the cse runner: bytes released before the error must be a
+            # prefix of the untampered plaintext. Other runners ignore it.
+            self.tests[cid]["cse-plaintext"] = "file://plaintexts/" + scenario["plaintext"]
         self.kind_of[cid] = kind
         self.scenario_of[cid] = name
 
