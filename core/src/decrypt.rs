@@ -330,6 +330,13 @@ impl<K: Keyring> Decryptor<K> {
         };
         let (header, body_len) = need!(Header::parse_body(data, &rules)?);
         let total = body_len + header.auth_len();
+        // The parser checks the limit while it waits for bytes; a header that arrived whole
+        // is checked here.
+        if let Some(limit) = self.config.max_header_size
+            && total > limit
+        {
+            return Err(Error::HeaderTooLarge { limit });
+        }
         if data.len() < total {
             return Ok(Step::Need(total));
         }

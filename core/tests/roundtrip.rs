@@ -288,3 +288,36 @@ fn length_function_matches_for_every_suite() {
         }
     }
 }
+
+#[test]
+fn header_size_limit_applies_however_the_header_arrives() {
+    let (message, _) = encrypt_in_pieces(&EncryptConfig::default(), b"x", 1);
+    let header_len = Encryptor::new(&keyring(), &EncryptConfig::default())
+        .unwrap()
+        .header_len();
+    for piece in [1, message.len()] {
+        let config = DecryptConfig {
+            max_header_size: Some(header_len - 1),
+            ..Default::default()
+        };
+        let mut dec = Decryptor::new(keyring(), config);
+        let mut out = Vec::new();
+        let mut r = Ok(());
+        for p in message.chunks(piece) {
+            r = dec.update(p, &mut out);
+            if r.is_err() {
+                break;
+            }
+        }
+        assert!(
+            matches!(r, Err(Error::HeaderTooLarge { .. })),
+            "piece {piece}: {r:?}"
+        );
+        assert!(out.is_empty());
+        let config = DecryptConfig {
+            max_header_size: Some(header_len),
+            ..Default::default()
+        };
+        assert!(cse_core::decrypt(keyring(), config, &message).is_ok());
+    }
+}
