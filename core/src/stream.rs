@@ -191,6 +191,7 @@ pub fn encrypt_stream<K: Keyring + ?Sized, R: Read, W: Write>(
 
 /// Decrypts the message from `reader` into `writer`; returns the header and the plaintext
 /// length. On error, what was written to `writer` must be discarded.
+#[cfg(not(all(feature = "parallel", not(target_arch = "wasm32"))))]
 pub fn decrypt_stream<K: Keyring, R: Read, W: Write>(
     keyring: K,
     config: DecryptConfig,
@@ -218,4 +219,177 @@ pub fn decrypt_stream<K: Keyring, R: Read, W: Write>(
         .cloned()
         .ok_or_else(|| io::Error::other("no header"))?;
     Ok((header, dec.released()))
+}
+
+/// Decrypts the message from `reader` into `writer`; returns the header and the plaintext
+/// length. On error, what was written to `writer` must be discarded.
+///
+/// The engine runs on a helper thread while this thread reads and writes, so I/O overlaps
+/// decryption; at most a few chunks are in flight.
+#[cfg(all(feature = "parallel", not(target_arch = "wasm32")))]
+pub fn decrypt_stream<K: Keyring, R: Read, W: Write>(
+    keyring: K,
+    config: DecryptConfig,
+    mut reader: R,
+    mut writer: W,
+) -> io::Result<(Header, u64)> {
+    use std::sync::mpsc::{channel, sync_channel};
+
+    let (to_engine, inbox) = sync_channel::<Vec<u8>>(2);
+    let (to_io, outbox) = channel::<(Vec<u8>, Vec<u8>)>();
+    let (spare_out_tx, spare_out) = channel::<Vec<u8>>();
+    std::thread::scope(|scope| {
+        let engine = scope.spawn(move || -> Result<(Header, u64), Error> {
+            let mut dec = Decryptor::new(keyring, config);
+            for input in inbox {
+                let mut out = spare_out.try_recv().unwrap_or_default();
+                out.clear();
+                dec.update(&input, &mut out)?;
+                if to_io.send((input, out)).is_err() {
+                    return Err(Error::Misuse("output closed"));
+                }
+            }
+            dec.finish()?;
+            let header = dec.header().cloned().ok_or(Error::Truncated)?;
+            Ok((header, dec.released()))
+        });
+        let mut spare_in: Vec<Vec<u8>> = Vec::new();
+        let mut io_result: io::Result<()> = Ok(());
+        let mut write =
+            |(input, out): (Vec<u8>, Vec<u8>), spare_in: &mut Vec<Vec<u8>>| -> io::Result<()> {
+                writer.write_all(&out)?;
+                spare_in.push(input);
+                let _ = spare_out_tx.send(out);
+                Ok(())
+            };
+        'read: loop {
+            while let Ok(done) = outbox.try_recv() {
+                if let Err(e) = write(done, &mut spare_in) {
+                    io_result = Err(e);
+                    break 'read;
+                }
+            }
+            let mut buf = spare_in.pop().unwrap_or_default();
+            buf.resize(CHUNK, 0);
+            let n = loop {
+                match reader.read(&mut buf) {
+                    Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                    r => break r,
+                }
+            };
+            match n {
+                Ok(0) => break,
+                Ok(n) => {
+                    buf.truncate(n);
+                    // A closed engine has failed; its error is reported below.
+                    if to_engine.send(buf).is_err() {
+                        break;
+                    }
+                }
+                Err(e) => {
+                    io_result = Err(e);
+                    break;
+                }
+            }
+        }
+        drop(to_engine);
+        if io_result.is_ok() {
+            for done in outbox.iter() {
+                if let Err(e) = write(done, &mut spare_in) {
+                    io_result = Err(e);
+                    break;
+                }
+            }
+        }
+        drop(outbox);
+        let engine = engine
+            .join()
+            .map_err(|_| io::Error::other("decryption thread panicked"))?;
+        io_result?;
+        let r = engine?;
+        writer.flush()?;
+        Ok(r)
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::RawAesKeyring;
+
+    fn keyring() -> RawAesKeyring {
+        RawAesKeyring::new("MyAppKeys", "stream", &[3u8; 32]).unwrap()
+    }
+
+    fn message(len: usize) -> (Vec<u8>, Vec<u8>) {
+        let plaintext: Vec<u8> = (0..len).map(|i| (i * 31 % 251) as u8).collect();
+        let mut ct = Vec::new();
+        encrypt_stream(
+            &keyring(),
+            &EncryptConfig::default(),
+            &plaintext[..],
+            &mut ct,
+        )
+        .unwrap();
+        (plaintext, ct)
+    }
+
+    #[test]
+    fn streams_round_trip_across_chunks() {
+        for len in [0, 1, 4096, CHUNK - 1, 3 * CHUNK + 12345] {
+            let (plaintext, ct) = message(len);
+            let mut out = Vec::new();
+            let (header, n) =
+                decrypt_stream(keyring(), DecryptConfig::default(), &ct[..], &mut out).unwrap();
+            assert_eq!(n, len as u64);
+            assert_eq!(out, plaintext);
+            assert_eq!(header.suite.id(), 0x0578);
+            let mut r =
+                DecryptingReader::with_chunk(keyring(), DecryptConfig::default(), &ct[..], 777);
+            let mut via_reader = Vec::new();
+            r.read_to_end(&mut via_reader).unwrap();
+            assert_eq!(via_reader, plaintext);
+        }
+    }
+
+    #[test]
+    fn stream_errors_are_reported() {
+        let (plaintext, ct) = message(2 * CHUNK + 5);
+        // A flipped bit in the second chunk: the error is the frame's, and what was written
+        // is a prefix of whole authenticated frames.
+        let mut bad = ct.clone();
+        let at = CHUNK + 1000;
+        bad[at] ^= 1;
+        let mut out = Vec::new();
+        let e =
+            decrypt_stream(keyring(), DecryptConfig::default(), &bad[..], &mut out).unwrap_err();
+        let inner = e.get_ref().and_then(|e| e.downcast_ref::<Error>());
+        assert!(
+            matches!(inner, Some(Error::FrameAuthentication { .. })),
+            "{e}"
+        );
+        assert!(plaintext.starts_with(&out) && out.len() < plaintext.len());
+        // Truncated input.
+        let mut out = Vec::new();
+        let e = decrypt_stream(
+            keyring(),
+            DecryptConfig::default(),
+            &ct[..ct.len() - 1],
+            &mut out,
+        )
+        .unwrap_err();
+        assert_eq!(e.kind(), io::ErrorKind::UnexpectedEof, "{e}");
+        // A failing writer stops the stream with its own error.
+        struct Full;
+        impl Write for Full {
+            fn write(&mut self, _: &[u8]) -> io::Result<usize> {
+                Err(io::Error::new(io::ErrorKind::StorageFull, "disk full"))
+            }
+            fn flush(&mut self) -> io::Result<()> {
+                Ok(())
+            }
+        }
+        let e = decrypt_stream(keyring(), DecryptConfig::default(), &ct[..], Full).unwrap_err();
+        assert_eq!(e.kind(), io::ErrorKind::StorageFull);
+    }
 }
