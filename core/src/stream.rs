@@ -165,73 +165,101 @@ impl<R: Read, K: Keyring> Read for DecryptingReader<R, K> {
 pub fn encrypt_stream<K: Keyring + ?Sized, R: Read, W: Write>(
     keyring: &K,
     config: &EncryptConfig,
-    mut reader: R,
+    reader: R,
     writer: W,
 ) -> io::Result<(Header, u64)> {
-    let mut w = EncryptingWriter::new(keyring, config, writer)?;
-    let header = w
-        .header()
-        .cloned()
-        .ok_or_else(|| io::Error::other("no header"))?;
-    let mut buf = std::vec![0u8; CHUNK];
-    let mut total = 0u64;
-    loop {
-        let n = match reader.read(&mut buf) {
-            Ok(0) => break,
-            Ok(n) => n,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-            Err(e) => return Err(e),
-        };
-        w.write_all(&buf[..n])?;
-        total += n as u64;
-    }
-    w.finish()?;
-    Ok((header, total))
+    let enc = Encryptor::new(keyring, config)?;
+    pipeline(reader, writer, EncryptEngine { enc, total: 0 })
 }
 
 /// Decrypts the message from `reader` into `writer`; returns the header and the plaintext
 /// length. On error, what was written to `writer` must be discarded.
-#[cfg(not(all(feature = "parallel", not(target_arch = "wasm32"))))]
 pub fn decrypt_stream<K: Keyring, R: Read, W: Write>(
     keyring: K,
     config: DecryptConfig,
+    reader: R,
+    writer: W,
+) -> io::Result<(Header, u64)> {
+    pipeline(reader, writer, Decryptor::new(keyring, config))
+}
+
+/// One side of a stream: bytes in, bytes out, and a last step.
+trait Engine {
+    fn step(&mut self, input: &[u8], out: &mut Vec<u8>) -> Result<(), Error>;
+    fn end(self, out: &mut Vec<u8>) -> Result<(Header, u64), Error>;
+}
+
+struct EncryptEngine {
+    enc: Encryptor,
+    total: u64,
+}
+
+impl Engine for EncryptEngine {
+    fn step(&mut self, input: &[u8], out: &mut Vec<u8>) -> Result<(), Error> {
+        self.total += input.len() as u64;
+        self.enc.update(input, out)
+    }
+    fn end(self, out: &mut Vec<u8>) -> Result<(Header, u64), Error> {
+        let header = self.enc.header().clone();
+        self.enc.finish(out)?;
+        Ok((header, self.total))
+    }
+}
+
+impl<K: Keyring> Engine for Decryptor<K> {
+    fn step(&mut self, input: &[u8], out: &mut Vec<u8>) -> Result<(), Error> {
+        self.update(input, out)
+    }
+    fn end(mut self, _: &mut Vec<u8>) -> Result<(Header, u64), Error> {
+        self.finish()?;
+        let header = self.header().cloned().ok_or(Error::Truncated)?;
+        Ok((header, self.released()))
+    }
+}
+
+fn read_chunk<R: Read>(reader: &mut R, buf: &mut Vec<u8>) -> io::Result<usize> {
+    buf.resize(CHUNK, 0);
+    loop {
+        match reader.read(buf) {
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Ok(n) => {
+                buf.truncate(n);
+                return Ok(n);
+            }
+            Err(e) => return Err(e),
+        }
+    }
+}
+
+/// Feeds `reader` through `engine` into `writer`, one chunk at a time.
+#[cfg(not(all(feature = "parallel", not(target_arch = "wasm32"))))]
+fn pipeline<E: Engine, R: Read, W: Write>(
     mut reader: R,
     mut writer: W,
+    mut engine: E,
 ) -> io::Result<(Header, u64)> {
-    let mut dec = Decryptor::new(keyring, config);
-    let mut input = std::vec![0u8; CHUNK];
+    let mut input = Vec::new();
     let mut out = Vec::new();
-    loop {
-        let n = match reader.read(&mut input) {
-            Ok(0) => break,
-            Ok(n) => n,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-            Err(e) => return Err(e),
-        };
+    while read_chunk(&mut reader, &mut input)? > 0 {
         out.clear();
-        dec.update(&input[..n], &mut out)?;
+        engine.step(&input, &mut out)?;
         writer.write_all(&out)?;
     }
-    dec.finish()?;
+    out.clear();
+    let r = engine.end(&mut out)?;
+    writer.write_all(&out)?;
     writer.flush()?;
-    let header = dec
-        .header()
-        .cloned()
-        .ok_or_else(|| io::Error::other("no header"))?;
-    Ok((header, dec.released()))
+    Ok(r)
 }
 
-/// Decrypts the message from `reader` into `writer`; returns the header and the plaintext
-/// length. On error, what was written to `writer` must be discarded.
-///
-/// The engine runs on a helper thread while this thread reads and writes, so I/O overlaps
-/// decryption; at most a few chunks are in flight.
+/// Feeds `reader` through `engine` into `writer`. The engine runs on a helper thread while
+/// this thread reads and writes, so I/O overlaps the cryptography; at most a few chunks are
+/// in flight, and their buffers are reused.
 #[cfg(all(feature = "parallel", not(target_arch = "wasm32")))]
-pub fn decrypt_stream<K: Keyring, R: Read, W: Write>(
-    keyring: K,
-    config: DecryptConfig,
+fn pipeline<E: Engine + Send, R: Read, W: Write>(
     mut reader: R,
     mut writer: W,
+    mut engine: E,
 ) -> io::Result<(Header, u64)> {
     use std::sync::mpsc::{channel, sync_channel};
 
@@ -239,22 +267,21 @@ pub fn decrypt_stream<K: Keyring, R: Read, W: Write>(
     let (to_io, outbox) = channel::<(Vec<u8>, Vec<u8>)>();
     let (spare_out_tx, spare_out) = channel::<Vec<u8>>();
     std::thread::scope(|scope| {
-        let engine = scope.spawn(move || -> Result<(Header, u64), Error> {
-            let mut dec = Decryptor::new(keyring, config);
+        let worker = scope.spawn(move || -> Result<(Header, u64), Error> {
             for input in inbox {
                 let mut out = spare_out.try_recv().unwrap_or_default();
                 out.clear();
-                dec.update(&input, &mut out)?;
+                engine.step(&input, &mut out)?;
                 if to_io.send((input, out)).is_err() {
                     return Err(Error::Misuse("output closed"));
                 }
             }
-            dec.finish()?;
-            let header = dec.header().cloned().ok_or(Error::Truncated)?;
-            Ok((header, dec.released()))
+            let mut out = Vec::new();
+            let r = engine.end(&mut out)?;
+            let _ = to_io.send((Vec::new(), out));
+            Ok(r)
         });
         let mut spare_in: Vec<Vec<u8>> = Vec::new();
-        let mut io_result: io::Result<()> = Ok(());
         let mut write =
             |(input, out): (Vec<u8>, Vec<u8>), spare_in: &mut Vec<Vec<u8>>| -> io::Result<()> {
                 writer.write_all(&out)?;
@@ -262,6 +289,7 @@ pub fn decrypt_stream<K: Keyring, R: Read, W: Write>(
                 let _ = spare_out_tx.send(out);
                 Ok(())
             };
+        let mut io_result: io::Result<()> = Ok(());
         'read: loop {
             while let Ok(done) = outbox.try_recv() {
                 if let Err(e) = write(done, &mut spare_in) {
@@ -270,18 +298,10 @@ pub fn decrypt_stream<K: Keyring, R: Read, W: Write>(
                 }
             }
             let mut buf = spare_in.pop().unwrap_or_default();
-            buf.resize(CHUNK, 0);
-            let n = loop {
-                match reader.read(&mut buf) {
-                    Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                    r => break r,
-                }
-            };
-            match n {
+            match read_chunk(&mut reader, &mut buf) {
                 Ok(0) => break,
-                Ok(n) => {
-                    buf.truncate(n);
-                    // A closed engine has failed; its error is reported below.
+                // A closed engine has failed; its error is reported below.
+                Ok(_) => {
                     if to_engine.send(buf).is_err() {
                         break;
                     }
@@ -302,11 +322,11 @@ pub fn decrypt_stream<K: Keyring, R: Read, W: Write>(
             }
         }
         drop(outbox);
-        let engine = engine
+        let r = worker
             .join()
-            .map_err(|_| io::Error::other("decryption thread panicked"))?;
+            .map_err(|_| io::Error::other("stream thread panicked"))?;
         io_result?;
-        let r = engine?;
+        let r = r?;
         writer.flush()?;
         Ok(r)
     })
