@@ -99,7 +99,7 @@ demo: build $(VENV)/.stamp
 	cmp $(WORK)/demo/example.txt $(WORK)/demo/example_by_cse.txt
 	@echo "== a tampered message is refused and leaves no output file"
 	cp $(WORK)/demo/example_encrypted.txt $(WORK)/demo/tampered
-	printf '\x01' | dd of=$(WORK)/demo/tampered bs=1 seek=2000000 conv=notrunc status=none
+	$(PYTHON) -c 'import sys; b = bytearray(open(sys.argv[1], "rb").read()); b[2000000] ^= 1; open(sys.argv[1], "wb").write(b)' $(WORK)/demo/tampered
 	! $(BIN)/examples/cse-file decrypt $(WORK)/demo/tampered $(WORK)/demo/tampered_out.txt $(WORK)/demo/private_key.pem
 	test ! -e $(WORK)/demo/tampered_out.txt
 	@echo "demo: both directions agree byte for byte (files in $(WORK)/demo)"
