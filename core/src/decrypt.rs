@@ -92,9 +92,8 @@ fn open_one(
     key.open_in_place(&iv, &aad[..n], out, tag)
 }
 
-/// Opens consecutive regular frames into `out` and feeds their bytes to `hash`; returns the
-/// index of the first frame whose tag fails.
-#[cfg(not(all(feature = "parallel", not(target_arch = "wasm32"))))]
+/// Opens consecutive regular frames into `out` (on every core with the `parallel` feature)
+/// and feeds their bytes to `hash`; returns the index of the first frame whose tag fails.
 fn open_many(
     key: &GcmKey,
     message_id: &[u8],
@@ -105,48 +104,30 @@ fn open_many(
     hash: Option<&mut MessageHash>,
 ) -> Option<usize> {
     let per = f + body::FRAME_OVERHEAD;
-    for (i, (fr, o)) in frames
-        .chunks_exact(per)
-        .zip(out.chunks_exact_mut(f))
-        .enumerate()
+    if let Some(h) = hash {
+        h.update(frames);
+    }
+    let open = |i: usize, fr: &[u8], o: &mut [u8]| {
+        open_one(key, message_id, first + i as u32, fr, o).is_err()
+    };
+    #[cfg(all(feature = "parallel", not(target_arch = "wasm32")))]
     {
-        if open_one(key, message_id, first + i as u32, fr, o).is_err() {
-            return Some(i);
-        }
+        use rayon::prelude::*;
+        out.par_chunks_mut(f)
+            .zip(frames.par_chunks(per))
+            .enumerate()
+            .with_min_len(16)
+            .filter_map(|(i, (o, fr))| open(i, fr, o).then_some(i))
+            .min()
     }
-    if let Some(h) = hash {
-        h.update(frames);
+    #[cfg(not(all(feature = "parallel", not(target_arch = "wasm32"))))]
+    {
+        frames
+            .chunks_exact(per)
+            .zip(out.chunks_exact_mut(f))
+            .enumerate()
+            .find_map(|(i, (fr, o))| open(i, fr, o).then_some(i))
     }
-    None
-}
-
-/// Opens consecutive regular frames into `out` on every core, hashing their bytes beside
-/// (signed suites); returns the index of the first frame whose tag fails.
-#[cfg(all(feature = "parallel", not(target_arch = "wasm32")))]
-fn open_many(
-    key: &GcmKey,
-    message_id: &[u8],
-    first: u32,
-    f: usize,
-    frames: &[u8],
-    out: &mut [u8],
-    hash: Option<&mut MessageHash>,
-) -> Option<usize> {
-    use rayon::prelude::*;
-    let per = f + body::FRAME_OVERHEAD;
-    if let Some(h) = hash {
-        h.update(frames);
-    }
-    out.par_chunks_mut(f)
-        .zip(frames.par_chunks(per))
-        .enumerate()
-        .with_min_len(16)
-        .filter_map(|(i, (o, fr))| {
-            open_one(key, message_id, first + i as u32, fr, o)
-                .err()
-                .map(|_| i)
-        })
-        .min()
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -362,8 +362,8 @@ impl Sealer {
         }
     }
 
-    /// Seals whole frames starting at `seq` into `out`, and feeds `out` to `hash` in order.
-    #[cfg(not(all(feature = "parallel", not(target_arch = "wasm32"))))]
+    /// Seals whole frames starting at `seq` into `out` (on every core with the `parallel`
+    /// feature), then feeds `out` to `hash` (which runs on its own thread there).
     fn seal_many(
         &self,
         seq: u32,
@@ -371,33 +371,20 @@ impl Sealer {
         out: &mut [u8],
         hash: Option<&mut MessageHash>,
     ) {
-        self.seal_serial(seq, plaintext, out);
-        if let Some(h) = hash {
-            h.update(out);
-        }
-    }
-
-    /// Seals whole frames starting at `seq` into `out` on every core, then feeds `out` to
-    /// `hash` (which runs on its own thread).
-    #[cfg(all(feature = "parallel", not(target_arch = "wasm32")))]
-    fn seal_many(
-        &self,
-        seq: u32,
-        plaintext: &[u8],
-        out: &mut [u8],
-        hash: Option<&mut MessageHash>,
-    ) {
-        use rayon::prelude::*;
-        let f = self.frame_len;
-        if plaintext.len() / f < 8 {
-            self.seal_serial(seq, plaintext, out);
-        } else {
+        #[cfg(all(feature = "parallel", not(target_arch = "wasm32")))]
+        if plaintext.len() / self.frame_len >= 8 {
+            use rayon::prelude::*;
+            let f = self.frame_len;
             out.par_chunks_mut(f + body::FRAME_OVERHEAD)
                 .zip(plaintext.par_chunks(f))
                 .enumerate()
                 .with_min_len(16)
                 .for_each(|(i, (o, p))| self.seal_one(seq + i as u32, p, o));
+        } else {
+            self.seal_serial(seq, plaintext, out);
         }
+        #[cfg(not(all(feature = "parallel", not(target_arch = "wasm32"))))]
+        self.seal_serial(seq, plaintext, out);
         if let Some(h) = hash {
             h.update(out);
         }

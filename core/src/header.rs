@@ -49,15 +49,9 @@ impl EncryptedDataKey {
 impl core::fmt::Debug for EncryptedDataKey {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         f.debug_struct("EncryptedDataKey")
-            .field("provider", &self.summary().to_string_lossy())
+            .field("provider", &format!("{}", self.summary()))
             .field("ciphertext_len", &self.ciphertext.len())
             .finish()
-    }
-}
-
-impl EdkSummary {
-    fn to_string_lossy(&self) -> String {
-        format!("{self}")
     }
 }
 
