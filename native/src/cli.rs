@@ -1,0 +1,363 @@
+//! Command-line interface.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+const AFTER_HELP: &str = "\
+Keys and S3 settings can also come from $CSE_CONFIG, $XDG_CONFIG_HOME/cse/config.toml or
+~/.config/cse/config.toml, and credentials from the AWS variables and ~/.aws files.
+
+Exit status: 0 success; 1 other error; 2 usage; 3 S3 request failed; 4 message rejected
+(tampered, truncated, wrong key, policy); 5 key or configuration problem; 130 interrupted.";
+
+/// Client-side encryption for S3-compatible storage, compatible with the AWS Encryption SDK.
+#[derive(Debug, Parser)]
+#[command(name = "cse", version, after_help = AFTER_HELP)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+    #[command(flatten)]
+    pub global: Global,
+}
+
+/// Options every command accepts.
+#[derive(Debug, Args)]
+pub struct Global {
+    /// S3 endpoint, e.g. https://s3.example.org (default: AWS_ENDPOINT_URL_S3, AWS_ENDPOINT_URL, config files).
+    #[arg(long, global = true, value_name = "URL")]
+    pub endpoint_url: Option<String>,
+    /// Profile of ~/.aws/credentials and ~/.aws/config (default: AWS_PROFILE, then "default").
+    #[arg(long, global = true)]
+    pub profile: Option<String>,
+    /// Signing region (default: AWS_REGION, the profile's region, then us-east-1).
+    #[arg(long, global = true)]
+    pub region: Option<String>,
+    /// Bucket addressing: path (https://endpoint/bucket/key) or virtual (https://bucket.endpoint/key).
+    #[arg(long, global = true, value_enum)]
+    pub addressing_style: Option<AddressingStyle>,
+    /// Print nothing but errors.
+    #[arg(long, short = 'q', global = true)]
+    pub quiet: bool,
+    /// No progress bars.
+    #[arg(long, global = true)]
+    pub no_progress: bool,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum AddressingStyle {
+    Path,
+    Virtual,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Create an RSA-4096 key pair: private_key.pem (PKCS #8, mode 0600) and public_key.pem.
+    Keygen(KeygenArgs),
+    /// Encrypt a local file (or stdin with `-`).
+    Encrypt(EncryptArgs),
+    /// Decrypt a local file (or stdin with `-`); the output appears only once the message verified.
+    Decrypt(DecryptArgs),
+    /// Copy with encryption: local → s3:// encrypts and uploads, s3:// → local downloads and decrypts.
+    Cp(CpArgs),
+    /// List buckets' objects: `cse ls s3://bucket/prefix`.
+    Ls(LsArgs),
+    /// Delete objects.
+    Rm(RmArgs),
+    /// Create a bucket.
+    Mb(MbArgs),
+    /// Unfinished multipart uploads: list or abort them.
+    #[command(subcommand)]
+    Mpu(MpuCommand),
+}
+
+#[derive(Debug, Args)]
+pub struct KeygenArgs {
+    /// Where to write the private key.
+    #[arg(long, default_value = "private_key.pem")]
+    pub private_key: PathBuf,
+    /// Where to write the public key.
+    #[arg(long, default_value = "public_key.pem")]
+    pub public_key: PathBuf,
+}
+
+/// How the RSA key wraps the data key (must match on both sides).
+#[derive(Debug, Args, Clone)]
+pub struct KeyringArgs {
+    /// Key namespace (provider id) of the raw RSA keyring [default: MyAppKeys].
+    #[arg(long, env = "CSE_KEY_NAMESPACE")]
+    pub key_namespace: Option<String>,
+    /// Key name of the raw RSA keyring [default: S3RSAKey].
+    #[arg(long, env = "CSE_KEY_NAME")]
+    pub key_name: Option<String>,
+    /// RSA padding: oaep-sha256, oaep-sha1, oaep-sha384, oaep-sha512 or pkcs1 [default: oaep-sha256].
+    #[arg(long, env = "CSE_PADDING")]
+    pub padding: Option<String>,
+}
+
+/// Settings for writing messages.
+#[derive(Debug, Args, Clone)]
+pub struct EncryptOptions {
+    /// Public key (PEM or DER) [default: CSE_PUBLIC_KEY or public_key in the config file].
+    #[arg(long, env = "CSE_PUBLIC_KEY", value_name = "PEM")]
+    pub public_key: Option<PathBuf>,
+    /// Encryption context pair, repeatable.
+    #[arg(short = 'c', long = "context", value_name = "KEY=VALUE", value_parser = parse_pair)]
+    pub context: Vec<(String, String)>,
+    /// Algorithm suite: id (0x0578) or name [default: 0x0578, committing and signed].
+    #[arg(long)]
+    pub suite: Option<String>,
+    /// Plaintext bytes per frame.
+    #[arg(long, default_value_t = cse_core::DEFAULT_FRAME_LENGTH)]
+    pub frame_length: u32,
+    #[command(flatten)]
+    pub commitment: CommitmentArgs,
+    #[command(flatten)]
+    pub keyring: KeyringArgs,
+}
+
+/// Settings for reading messages.
+#[derive(Debug, Args, Clone)]
+pub struct DecryptOptions {
+    /// Private key (PEM or DER) [default: CSE_PRIVATE_KEY or private_key in the config file].
+    #[arg(long, env = "CSE_PRIVATE_KEY", value_name = "PEM")]
+    pub private_key: Option<PathBuf>,
+    /// Required encryption context pair, repeatable: the message must carry it.
+    #[arg(short = 'c', long = "context", value_name = "KEY=VALUE", value_parser = parse_pair)]
+    pub context: Vec<(String, String)>,
+    /// Refuse messages with more encrypted data keys than this.
+    #[arg(long, value_name = "N")]
+    pub max_encrypted_data_keys: Option<usize>,
+    /// Refuse signed suites (then no plaintext waits for a footer).
+    #[arg(long)]
+    pub refuse_signed: bool,
+    #[command(flatten)]
+    pub commitment: CommitmentArgs,
+    #[command(flatten)]
+    pub keyring: KeyringArgs,
+}
+
+#[derive(Debug, Args, Clone)]
+pub struct CommitmentArgs {
+    /// Commitment policy [default: require-encrypt-require-decrypt].
+    #[arg(long, value_enum)]
+    pub commitment_policy: Option<Policy>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+#[allow(clippy::enum_variant_names)] // the official policy names
+pub enum Policy {
+    RequireEncryptRequireDecrypt,
+    RequireEncryptAllowDecrypt,
+    ForbidEncryptAllowDecrypt,
+}
+
+#[derive(Debug, Args)]
+pub struct EncryptArgs {
+    /// Input file, or `-` for stdin.
+    pub input: String,
+    /// Output file, or `-` for stdout.
+    #[arg(short = 'o', long)]
+    pub output: String,
+    /// Print one JSON line of message facts.
+    #[arg(long)]
+    pub json: bool,
+    #[command(flatten)]
+    pub options: EncryptOptions,
+}
+
+#[derive(Debug, Args)]
+pub struct DecryptArgs {
+    /// Input file, or `-` for stdin.
+    pub input: String,
+    /// Output file, or `-` for stdout.
+    #[arg(short = 'o', long)]
+    pub output: String,
+    /// Print one JSON line of message facts.
+    #[arg(long)]
+    pub json: bool,
+    #[command(flatten)]
+    pub options: DecryptOptions,
+}
+
+#[derive(Debug, Args)]
+pub struct CpArgs {
+    /// Source: a local path, `-` (stdin) or s3://bucket/key.
+    pub src: String,
+    /// Destination: a local path, `-` (stdout) or s3://bucket/key (a trailing / keeps the file name).
+    pub dst: String,
+    /// Copy a directory tree or every object under a prefix.
+    #[arg(long, short = 'r')]
+    pub recursive: bool,
+    /// With --recursive: include paths matching this glob (applied in order with --exclude).
+    #[arg(long, value_name = "GLOB")]
+    pub include: Vec<String>,
+    /// With --recursive: exclude paths matching this glob.
+    #[arg(long, value_name = "GLOB")]
+    pub exclude: Vec<String>,
+    /// Public key for uploads (local → s3).
+    #[arg(long, env = "CSE_PUBLIC_KEY", value_name = "PEM")]
+    pub public_key: Option<std::path::PathBuf>,
+    /// Private key for downloads (s3 → local).
+    #[arg(long, env = "CSE_PRIVATE_KEY", value_name = "PEM")]
+    pub private_key: Option<std::path::PathBuf>,
+    /// Encryption context pair (on upload: stored; on download: required), repeatable.
+    #[arg(short = 'c', long = "context", value_name = "KEY=VALUE", value_parser = parse_pair)]
+    pub context: Vec<(String, String)>,
+    /// Algorithm suite for uploads [default: 0x0578].
+    #[arg(long)]
+    pub suite: Option<String>,
+    /// Plaintext bytes per frame.
+    #[arg(long, default_value_t = cse_core::DEFAULT_FRAME_LENGTH)]
+    pub frame_length: u32,
+    /// Refuse messages with more encrypted data keys than this (downloads).
+    #[arg(long, value_name = "N")]
+    pub max_encrypted_data_keys: Option<usize>,
+    /// Refuse signed messages (downloads).
+    #[arg(long)]
+    pub refuse_signed: bool,
+    #[command(flatten)]
+    pub commitment: CommitmentArgs,
+    #[command(flatten)]
+    pub keyring: KeyringArgs,
+    #[command(flatten)]
+    pub transfer: TransferArgs,
+}
+
+#[derive(Debug, Args, Clone)]
+pub struct TransferArgs {
+    /// Multipart part size (and ranged-GET size), e.g. 8MiB [default: 8MiB or the config file].
+    #[arg(long, value_parser = parse_size, value_name = "SIZE")]
+    pub part_size: Option<u64>,
+    /// Objects above this size are uploaded in parts [default: 8MiB].
+    #[arg(long, value_parser = parse_size, value_name = "SIZE")]
+    pub multipart_threshold: Option<u64>,
+    /// Requests in flight [default: 10 or the config file].
+    #[arg(long, value_name = "N")]
+    pub concurrency: Option<usize>,
+    /// Size of stdin when known, to choose the part size of a large stream.
+    #[arg(long, value_parser = parse_size, value_name = "SIZE")]
+    pub expected_size: Option<u64>,
+    /// Sign UNSIGNED-PAYLOAD instead of each body's SHA-256.
+    #[arg(long)]
+    pub unsigned_payload: bool,
+    /// Attempts per request before giving up.
+    #[arg(long, default_value_t = 6, value_name = "N")]
+    pub max_attempts: u32,
+}
+
+#[derive(Debug, Args)]
+pub struct LsArgs {
+    /// s3://bucket[/prefix]
+    pub target: String,
+    /// List every object under the prefix instead of one level.
+    #[arg(long, short = 'r')]
+    pub recursive: bool,
+    #[command(flatten)]
+    pub transfer: TransferArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct RmArgs {
+    /// s3://bucket/key, or s3://bucket/prefix with --recursive.
+    pub target: String,
+    /// Delete every object under the prefix.
+    #[arg(long, short = 'r')]
+    pub recursive: bool,
+    /// With --recursive: include keys matching this glob.
+    #[arg(long, value_name = "GLOB")]
+    pub include: Vec<String>,
+    /// With --recursive: exclude keys matching this glob.
+    #[arg(long, value_name = "GLOB")]
+    pub exclude: Vec<String>,
+    #[command(flatten)]
+    pub transfer: TransferArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct MbArgs {
+    /// s3://bucket
+    pub target: String,
+    #[command(flatten)]
+    pub transfer: TransferArgs,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum MpuCommand {
+    /// List unfinished multipart uploads under s3://bucket[/prefix].
+    Ls {
+        target: String,
+        #[command(flatten)]
+        transfer: TransferArgs,
+    },
+    /// Abort one upload (s3://bucket/key --upload-id ID) or all under a prefix (--all).
+    Abort {
+        target: String,
+        #[arg(
+            long,
+            value_name = "ID",
+            conflicts_with = "all",
+            required_unless_present = "all"
+        )]
+        upload_id: Option<String>,
+        #[arg(long)]
+        all: bool,
+        #[command(flatten)]
+        transfer: TransferArgs,
+    },
+}
+
+fn parse_pair(s: &str) -> Result<(String, String), String> {
+    s.split_once('=')
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .filter(|(k, _)| !k.is_empty())
+        .ok_or_else(|| format!("{s:?} is not KEY=VALUE"))
+}
+
+/// `8388608`, `8MiB`, `8M`, `1GiB`, `512KiB`, `5MB` (decimal).
+pub fn parse_size(s: &str) -> Result<u64, String> {
+    let t = s.trim();
+    let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
+    let (num, unit) = t.split_at(split);
+    let n: u64 = num.parse().map_err(|_| format!("{s:?} is not a size"))?;
+    let mult: u64 = match unit.trim().to_ascii_lowercase().as_str() {
+        "" | "b" => 1,
+        "k" | "kib" => 1 << 10,
+        "m" | "mib" => 1 << 20,
+        "g" | "gib" => 1 << 30,
+        "kb" => 1_000,
+        "mb" => 1_000_000,
+        "gb" => 1_000_000_000,
+        other => return Err(format!("unknown size unit {other:?} (use KiB, MiB, GiB)")),
+    };
+    n.checked_mul(mult)
+        .ok_or_else(|| format!("{s:?} is too large"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn cli_definition_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn sizes_parse() {
+        assert_eq!(parse_size("8MiB"), Ok(8 << 20));
+        assert_eq!(parse_size("8M"), Ok(8 << 20));
+        assert_eq!(parse_size("5MB"), Ok(5_000_000));
+        assert_eq!(parse_size("1024"), Ok(1024));
+        assert!(parse_size("eight").is_err());
+        assert!(parse_size("1XB").is_err());
+    }
+
+    #[test]
+    fn pairs_parse() {
+        assert_eq!(parse_pair("a=b=c"), Ok(("a".into(), "b=c".into())));
+        assert!(parse_pair("=x").is_err());
+        assert!(parse_pair("novalue").is_err());
+    }
+}

@@ -1,0 +1,97 @@
+//! `cse`: client-side encryption for S3-compatible storage, byte-compatible with the AWS
+//! Encryption SDK. See `cse --help`.
+#![forbid(unsafe_code)]
+
+mod cli;
+mod commands;
+mod error;
+mod keys;
+mod local;
+mod output;
+mod progress;
+mod settings;
+mod signal;
+mod transfer;
+
+use std::process::ExitCode;
+
+use clap::{CommandFactory, FromArgMatches};
+
+use crate::cli::{Cli, Command};
+use crate::error::Failure;
+use crate::settings::FileConfig;
+
+// Transfers allocate and free part-sized buffers on several threads. With glibc's allocator
+// much of that memory stays mapped (the download peak of 10 parts in flight measured 174 MiB);
+// jemalloc reuses it (133 MiB).
+#[global_allocator]
+static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
+
+fn main() -> ExitCode {
+    let matches = Cli::command().get_matches();
+    let cli = match Cli::from_arg_matches(&matches) {
+        Ok(c) => c,
+        Err(e) => e.exit(),
+    };
+    let filters = commands::filters_in_order(&matches);
+    match run(cli, filters) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(f) => {
+            eprintln!("{f}");
+            f.exit_code()
+        }
+    }
+}
+
+fn run(cli: Cli, filters: Vec<commands::Filter>) -> Result<(), Failure> {
+    let file = FileConfig::load()?;
+    let quiet = cli.global.quiet;
+    match &cli.command {
+        Command::Keygen(args) => return keys::keygen(args, quiet),
+        Command::Encrypt(args) => {
+            return with_interrupt_cleanup(|| local::encrypt(args, &file, quiet));
+        }
+        Command::Decrypt(args) => {
+            return with_interrupt_cleanup(|| local::decrypt(args, &file, quiet));
+        }
+        _ => {}
+    }
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| Failure::other(format!("async runtime: {e}")))?;
+    runtime.block_on(async {
+        signal::install();
+        // Transfers watch for Ctrl-C themselves (they abort uploads and remove unfinished
+        // files); anything still running well after it is stopped here.
+        tokio::select! {
+            r = commands::run(&cli, &file, filters) => r,
+            _ = signal::interrupted_grace() => {
+                output::remove_all();
+                Err(Failure::interrupted("interrupted"))
+            }
+        }
+    })
+}
+
+/// Runs a local command; on Ctrl-C removes its unfinished output and exits with 130.
+fn with_interrupt_cleanup(f: impl FnOnce() -> Result<(), Failure>) -> Result<(), Failure> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| Failure::other(format!("async runtime: {e}")))?;
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        runtime.block_on(async {
+            if tokio::signal::ctrl_c().await.is_ok() {
+                output::remove_all();
+                let _ = tx.send(());
+                eprintln!("cse: interrupted");
+                std::process::exit(130);
+            }
+        });
+    });
+    let r = f();
+    drop(rx);
+    r
+}
