@@ -1,7 +1,12 @@
 # cse: client-side encryption compatible with the AWS Encryption SDK.
-#   make demo   encrypt with cse, decrypt with the official Python SDK, and back
-#   make test   everything CI runs: lint, Rust tests, wasm build, vectors, live interop, fuzz smoke
-#   make bench  throughput and memory against the official Python SDK and OpenSSL
+#   make demo    a local S3 server, keys, upload and download with cse, the official Python SDK
+#                reading what cse wrote, and the browser page served against the same server
+#   make test    everything CI runs: lint, Rust tests, wasm build, vectors, live interop, S3
+#                tests against a signature-checking server, browser tests, fuzz smoke
+#   make bench   throughput and memory against the official Python SDK and OpenSSL
+#   make bench-s3  cse cp vs aws s3 cp and the users' Python scripts on a local S3 server
+#   make static  a static x86_64 musl build of cse for login nodes
+#   make web     the browser page in web/www (serve the folder with any static server)
 
 SHELL := /bin/bash
 .SHELLFLAGS := -eu -o pipefail -c
@@ -14,8 +19,14 @@ OFFICIAL := $(SHARED)/official-vectors
 WORK := .work
 BIN := target/release
 FUZZ_SECONDS ?= 30
+S3S_FS_VERSION := 0.14.1
+WASM_BINDGEN_VERSION := 0.2.130
+WASM := target/wasm32-unknown-unknown/release
+MUSL := x86_64-unknown-linux-musl
+export PATH := $(HOME)/.cargo/bin:$(PATH)
 
-.PHONY: all build test lint unit wasm vectors official interop fuzz-smoke demo bench clean
+.PHONY: all build test lint unit wasm vectors official interop fuzz-smoke demo bench clean \
+	s3-server wasm-bindgen web web-deps s3-test web-test static bench-s3
 
 all: build
 
@@ -25,8 +36,42 @@ $(VENV)/.stamp: tests/python/requirements.txt
 	touch $@
 
 build:
+	$(CARGO) build --release -p cse-native
 	$(CARGO) build --release -p cse-interop --bins
 	$(CARGO) build --release -p cse-core --example cse-file
+
+# The local S3-compatible server of the tests and the demo: it verifies SigV4 signatures and
+# payload hashes.
+s3-server:
+	command -v s3s-fs >/dev/null || $(CARGO) install s3s-fs --version $(S3S_FS_VERSION) --features binary
+
+wasm-bindgen:
+	wasm-bindgen --version 2>/dev/null | grep -qx 'wasm-bindgen $(WASM_BINDGEN_VERSION)' \
+	  || $(CARGO) install wasm-bindgen-cli --version $(WASM_BINDGEN_VERSION)
+
+web/test/node_modules/.stamp: web/test/package.json web/test/package-lock.json
+	npm ci --prefix web/test --no-audit --no-fund --loglevel=error
+	touch $@
+
+web-deps: web/test/node_modules/.stamp
+
+# The page: wasm from cse-web, its JS glue, optimized with binaryen's wasm-opt from npm.
+web: wasm-bindgen web-deps
+	rustup target list --installed | grep -qx wasm32-unknown-unknown || rustup target add wasm32-unknown-unknown
+	$(CARGO) build -p cse-web --target wasm32-unknown-unknown --release
+	wasm-bindgen --target web --out-dir web/www/pkg $(WASM)/cse_web.wasm
+	web/test/node_modules/.bin/wasm-opt -O3 --enable-bulk-memory --enable-nontrapping-float-to-int \
+	  --enable-sign-ext --enable-mutable-globals --enable-reference-types \
+	  web/www/pkg/cse_web_bg.wasm -o web/www/pkg/cse_web_bg.wasm
+	@echo "web: the page is in web/www (e.g. python3 -m http.server -d web/www)"
+
+# A static binary for login nodes (no glibc or OpenSSL needed at run time).
+static:
+	rustup target list --installed | grep -qx $(MUSL) || rustup target add $(MUSL)
+	command -v musl-gcc >/dev/null || { apt-get update -q && apt-get install -y -q musl-tools; }
+	$(CARGO) build --release -p cse-native --no-default-features --target $(MUSL)
+	@file target/$(MUSL)/release/cse 2>/dev/null || true
+	@echo "static: target/$(MUSL)/release/cse"
 
 lint:
 	$(CARGO) fmt --all --check
@@ -80,32 +125,26 @@ fuzz-smoke:
 	cd fuzz && RUSTC_BOOTSTRAP=1 $(CARGO) fuzz run header ../$(WORK)/fuzz/header -- -max_total_time=$(FUZZ_SECONDS)
 	cd fuzz && RUSTC_BOOTSTRAP=1 $(CARGO) fuzz run decrypt ../$(WORK)/fuzz/decrypt ../vectors/esdk-python/ciphertexts -- -max_total_time=$(FUZZ_SECONDS) -max_len=65536
 
-test: lint unit wasm vectors official interop fuzz-smoke
+# cse against a real S3 server: the users' scripts both ways, multipart, ranged downloads,
+# stdin/stdout, faults through a fault-injecting proxy, credentials and config files.
+s3-test: build s3-server $(VENV)/.stamp
+	bash tests/s3/run.sh
+
+# The page in headless Chromium against s3s-fs behind a CORS proxy (nginx).
+web-test: build web s3-server $(VENV)/.stamp
+	bash web/test/run.sh
+
+test: lint unit wasm vectors official interop s3-test web-test static fuzz-smoke
 	@echo "make test: all suites passed"
 
-demo: build $(VENV)/.stamp
-	rm -rf $(WORK)/demo && mkdir -p $(WORK)/demo
-	cd $(WORK)/demo && openssl genpkey -algorithm RSA -out private_key.pem -pkeyopt rsa_keygen_bits:4096 2>/dev/null \
-	  && openssl rsa -pubout -in private_key.pem -out public_key.pem 2>/dev/null
-	echo "This is example for CSE!" > $(WORK)/demo/example.txt
-	head -c 3000000 /dev/urandom >> $(WORK)/demo/example.txt
-	@echo "== cse encrypts example.txt; the official Python SDK (the users' script) decrypts it"
-	$(BIN)/examples/cse-file encrypt $(WORK)/demo/example.txt $(WORK)/demo/example_encrypted.txt $(WORK)/demo/public_key.pem
-	$(PY) tests/python/seed_roundtrip.py decrypt $(WORK)/demo/example_encrypted.txt $(WORK)/demo/example_by_python.txt $(WORK)/demo/public_key.pem $(WORK)/demo/private_key.pem
-	cmp $(WORK)/demo/example.txt $(WORK)/demo/example_by_python.txt
-	@echo "== the official Python SDK encrypts; cse decrypts"
-	$(PY) tests/python/seed_roundtrip.py encrypt $(WORK)/demo/example.txt $(WORK)/demo/example_python_encrypted.txt $(WORK)/demo/public_key.pem $(WORK)/demo/private_key.pem
-	$(BIN)/examples/cse-file decrypt $(WORK)/demo/example_python_encrypted.txt $(WORK)/demo/example_by_cse.txt $(WORK)/demo/private_key.pem
-	cmp $(WORK)/demo/example.txt $(WORK)/demo/example_by_cse.txt
-	@echo "== a tampered message is refused and leaves no output file"
-	cp $(WORK)/demo/example_encrypted.txt $(WORK)/demo/tampered
-	$(PYTHON) -c 'import sys; b = bytearray(open(sys.argv[1], "rb").read()); b[2000000] ^= 1; open(sys.argv[1], "wb").write(b)' $(WORK)/demo/tampered
-	! $(BIN)/examples/cse-file decrypt $(WORK)/demo/tampered $(WORK)/demo/tampered_out.txt $(WORK)/demo/private_key.pem
-	test ! -e $(WORK)/demo/tampered_out.txt
-	@echo "demo: both directions agree byte for byte (files in $(WORK)/demo)"
+demo: build s3-server web $(VENV)/.stamp
+	bash scripts/demo.sh
 
 bench: $(VENV)/.stamp
 	bash bench/run.sh
+
+bench-s3: build s3-server $(VENV)/.stamp
+	bash bench/s3.sh
 
 clean:
 	rm -rf $(WORK) target fuzz/target
