@@ -70,7 +70,8 @@ static:
 	rustup target list --installed | grep -qx $(MUSL) || rustup target add $(MUSL)
 	command -v musl-gcc >/dev/null || { apt-get update -q && apt-get install -y -q musl-tools; }
 	$(CARGO) build --release -p cse-native --no-default-features --target $(MUSL)
-	@file target/$(MUSL)/release/cse 2>/dev/null || true
+	file target/$(MUSL)/release/cse | grep -q 'static'
+	target/$(MUSL)/release/cse --version
 	@echo "static: target/$(MUSL)/release/cse"
 
 lint:

@@ -238,9 +238,13 @@ pub struct TransferArgs {
     /// Size of stdin when known, to choose the part size of a large stream.
     #[arg(long, value_parser = parse_size, value_name = "SIZE")]
     pub expected_size: Option<u64>,
-    /// Sign UNSIGNED-PAYLOAD instead of each body's SHA-256.
-    #[arg(long)]
+    /// Sign UNSIGNED-PAYLOAD instead of each body's SHA-256 (the default over https, where
+    /// TLS protects the bodies, as the AWS SDKs do; over http bodies are signed).
+    #[arg(long, conflicts_with = "signed_payload")]
     pub unsigned_payload: bool,
+    /// Sign each body's SHA-256 even over https.
+    #[arg(long)]
+    pub signed_payload: bool,
     /// Attempts per request before giving up.
     #[arg(long, default_value_t = 6, value_name = "N")]
     pub max_attempts: u32,

@@ -63,7 +63,12 @@ fn check_patterns(args: &[&String]) -> Result<(), Failure> {
 }
 
 fn client(cli: &Cli, file: &FileConfig, t: &TransferArgs) -> Result<Client, Failure> {
-    let cfg = s3_config(&cli.global, file, t.unsigned_payload, t.max_attempts)?;
+    let payload = match (t.unsigned_payload, t.signed_payload) {
+        (true, _) => Some(false),
+        (_, true) => Some(true),
+        _ => None,
+    };
+    let cfg = s3_config(&cli.global, file, payload, t.max_attempts)?;
     Ok(Client::new(cfg)?)
 }
 

@@ -172,11 +172,11 @@ fn load_shared(env_var: &str, default: &str, config_file: bool) -> BTreeMap<Stri
         .unwrap_or_default()
 }
 
-/// Resolves the S3 client settings.
+/// Resolves the S3 client settings. `sign_payload`: `None` signs bodies over http only.
 pub fn s3_config(
     global: &Global,
     file: &FileConfig,
-    unsigned_payload: bool,
+    sign_payload: Option<bool>,
     max_attempts: u32,
 ) -> Result<cse_s3::Config, Failure> {
     let profile_explicit = global.profile.clone().or_else(|| env("AWS_PROFILE"));
@@ -277,11 +277,11 @@ pub fn s3_config(
         None => cse_s3::Addressing::VirtualHost,
     };
     Ok(cse_s3::Config {
+        unsigned_payload: !sign_payload.unwrap_or(!endpoint.starts_with("https://")),
         endpoint,
         region,
         addressing,
         credentials,
-        unsigned_payload,
         retry: cse_s3::RetryPolicy {
             max_attempts: max_attempts.max(1),
             ..cse_s3::RetryPolicy::default()

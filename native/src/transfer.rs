@@ -15,7 +15,8 @@ use cse_core::{DecryptConfig, Decryptor, EncryptConfig, Encryptor, Header, RawRs
 use cse_s3::{Body, Client, S3Error};
 use futures_util::StreamExt;
 use indicatif::ProgressBar;
-use tokio::sync::mpsc;
+use std::sync::Arc;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc};
 use tokio::task::JoinSet;
 
 use crate::error::Failure;
@@ -54,8 +55,8 @@ pub struct Uploaded {
 enum Piece {
     /// The whole message, small enough for one PUT.
     Whole(Bytes),
-    /// Part `n` (from 1) of a multipart upload.
-    Part(u32, Bytes),
+    /// Part `n` (from 1) of a multipart upload, with its slot among the parts in memory.
+    Part(u32, Bytes, OwnedSemaphorePermit),
     /// The message ended after `n` parts.
     End,
 }
@@ -63,15 +64,24 @@ enum Piece {
 const READ_CHUNK: usize = 1 << 20;
 
 /// Reads `input`, encrypts it and sends the message in pieces. Returns the header and the
-/// plaintext and message lengths.
+/// plaintext and message lengths. A part is filled only once it has one of the `slots`, which
+/// are released when its upload ends: at most that many parts exist at once.
 fn produce(
     mut input: Box<dyn Read + Send>,
     mut enc: Encryptor,
     threshold: u64,
     part_size: usize,
+    slots: Arc<Semaphore>,
     tx: mpsc::Sender<Piece>,
 ) -> Result<(Header, u64, u64), Failure> {
     let header = enc.header().clone();
+    let runtime = tokio::runtime::Handle::current();
+    let take_slot = || {
+        runtime
+            .block_on(slots.clone().acquire_owned())
+            .map_err(|_| Failure::other("upload stopped"))
+    };
+    let mut slot = Some(take_slot()?);
     let mut pending: Vec<u8> = Vec::with_capacity(part_size + READ_CHUNK + 4096);
     let mut buf = vec![0u8; READ_CHUNK];
     let mut whole = true;
@@ -86,8 +96,14 @@ fn produce(
             pending.truncate(cut);
             part += 1;
             let data = std::mem::replace(pending, next);
-            tx.blocking_send(Piece::Part(part, Bytes::from(data)))
+            let filled = slot
+                .take()
+                .ok_or_else(|| Failure::other("internal: a part without a slot"))?;
+            tx.blocking_send(Piece::Part(part, Bytes::from(data), filled))
                 .map_err(|_| closed())?;
+            if !(flush_all && pending.is_empty()) {
+                slot = Some(take_slot()?);
+            }
         }
         Ok(())
     };
@@ -157,8 +173,9 @@ pub async fn upload(
     let part_usize =
         usize::try_from(part_size).map_err(|_| Failure::config("part size too large"))?;
     let (tx, mut rx) = mpsc::channel::<Piece>(1);
+    let slots = Arc::new(Semaphore::new(plan.concurrency.max(1)));
     let producer =
-        tokio::task::spawn_blocking(move || produce(input, enc, threshold, part_usize, tx));
+        tokio::task::spawn_blocking(move || produce(input, enc, threshold, part_usize, slots, tx));
     let bar = plan.progress.bar(plaintext_len.and(total), label);
 
     let first = rx.recv().await;
@@ -173,13 +190,13 @@ pub async fn upload(
             bar.inc(len);
             0
         }
-        Some(Piece::Part(n, data)) => {
+        Some(Piece::Part(n, data, slot)) => {
             let id = plan
                 .client
                 .create_multipart_upload(bucket, key, None)
                 .await?;
             let result = tokio::select! {
-                r = upload_parts(plan, bucket, key, &id, (n, data), &mut rx, &bar) => r,
+                r = upload_parts(plan, bucket, key, &id, (n, data, slot), &mut rx, &bar) => r,
                 _ = crate::signal::interrupted() => Err(Failure::interrupted(format!(
                     "interrupted: the multipart upload to s3://{bucket}/{key} was aborted"
                 ))),
@@ -240,7 +257,7 @@ async fn upload_parts(
     bucket: &str,
     key: &str,
     upload_id: &str,
-    first: (u32, Bytes),
+    first: (u32, Bytes, OwnedSemaphorePermit),
     rx: &mut mpsc::Receiver<Piece>,
     bar: &ProgressBar,
 ) -> Result<Vec<(u32, String)>, Failure> {
@@ -249,23 +266,24 @@ async fn upload_parts(
     let mut next = Some(first);
     let mut ended = false;
     loop {
-        if let Some((n, data)) = next.take() {
+        if let Some((n, data, slot)) = next.take() {
             let client = plan.client.clone();
             let (bucket, key, id) = (bucket.to_string(), key.to_string(), upload_id.to_string());
             tasks.spawn(async move {
                 let len = data.len() as u64;
                 let b = body(&client, data).await;
                 let etag = client.upload_part(&bucket, &key, &id, n, b).await?;
+                drop(slot);
                 Ok((n, etag, len))
             });
         }
         if ended && tasks.is_empty() {
             break;
         }
-        let can_take = !ended && tasks.len() < plan.concurrency;
+        let can_take = !ended;
         tokio::select! {
             piece = rx.recv(), if can_take => match piece {
-                Some(Piece::Part(n, data)) => next = Some((n, data)),
+                Some(Piece::Part(n, data, slot)) => next = Some((n, data, slot)),
                 Some(Piece::End) => ended = true,
                 Some(Piece::Whole(_)) => return Err(Failure::other("internal: whole message after parts")),
                 None => return Err(Failure::other("upload stopped")),
@@ -308,7 +326,10 @@ pub async fn download(
             format!("s3://{bucket}/{key} is empty: not an encrypted message"),
         ));
     }
-    let (tx, mut rx) = mpsc::channel::<Bytes>(1);
+    // A range is fetched only once it has a slot, released when the decryptor is done with
+    // it: at most `concurrency` ranges are in memory, queued ones included.
+    let slots = Arc::new(Semaphore::new(plan.concurrency.max(1)));
+    let (tx, mut rx) = mpsc::channel::<(Bytes, OwnedSemaphorePermit)>(1);
     let owned_label = key_label.to_string();
     let consumer = tokio::task::spawn_blocking(move || {
         let mut sink = sink;
@@ -316,12 +337,13 @@ pub async fn download(
         let mut out = Vec::with_capacity(READ_CHUNK + (64 << 10));
         let fail = |e| Failure::message(e, Some(&owned_label));
         let io = |e: std::io::Error| Failure::other(format!("writing the output: {e}"));
-        while let Some(chunk) = rx.blocking_recv() {
+        while let Some((chunk, slot)) = rx.blocking_recv() {
             for piece in chunk.chunks(READ_CHUNK) {
                 dec.update(piece, &mut out).map_err(fail)?;
                 sink.write_all(&out).map_err(io)?;
                 out.clear();
             }
+            drop((chunk, slot));
         }
         dec.finish().map_err(fail)?;
         let header = dec
@@ -344,16 +366,22 @@ pub async fn download(
             let client = plan.client.clone();
             let etag = etag.clone();
             let (bucket, key) = (bucket.to_string(), key.to_string());
+            let slots = slots.clone();
             // Spawned, so ranges download on every runtime thread.
             async move {
-                tokio::spawn(async move {
+                let slot = slots
+                    .acquire_owned()
+                    .await
+                    .map_err(|_| Failure::other("download stopped"))?;
+                let data = tokio::spawn(async move {
                     client
                         .get_range(&bucket, &key, start, end, Some(&etag))
                         .await
                 })
                 .await
                 .map_err(|e| Failure::other(format!("download task: {e}")))?
-                .map_err(Failure::from)
+                .map_err(Failure::from)?;
+                Ok((data, slot))
             }
         })
         .buffered(plan.concurrency.max(1));
@@ -367,9 +395,9 @@ pub async fn download(
             _ = crate::signal::interrupted() => Err(Failure::interrupted("interrupted")),
         };
         match chunk {
-            Ok(data) => {
+            Ok((data, slot)) => {
                 let len = data.len() as u64;
-                if tx.send(data).await.is_err() {
+                if tx.send((data, slot)).await.is_err() {
                     break; // the decryptor failed; its error is reported below
                 }
                 bar.inc(len);
