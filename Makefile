@@ -21,7 +21,7 @@ BIN := target/release
 FUZZ_SECONDS ?= 30
 S3S_FS_VERSION := 0.14.1
 WASM_BINDGEN_VERSION := 0.2.130
-WASM := target/wasm32-unknown-unknown/release
+WASM := target/wasm32-unknown-unknown/wasm
 MUSL := x86_64-unknown-linux-musl
 export PATH := $(HOME)/.cargo/bin:$(PATH)
 
@@ -58,7 +58,7 @@ web-deps: web/test/node_modules/.stamp
 # The page: wasm from cse-web, its JS glue, optimized with binaryen's wasm-opt from npm.
 web: wasm-bindgen web-deps
 	rustup target list --installed | grep -qx wasm32-unknown-unknown || rustup target add wasm32-unknown-unknown
-	$(CARGO) build -p cse-web --target wasm32-unknown-unknown --release
+	$(CARGO) build -p cse-web --target wasm32-unknown-unknown --profile wasm
 	wasm-bindgen --target web --out-dir web/www/pkg $(WASM)/cse_web.wasm
 	web/test/node_modules/.bin/wasm-opt -O3 --enable-bulk-memory --enable-nontrapping-float-to-int \
 	  --enable-sign-ext --enable-mutable-globals --enable-reference-types \

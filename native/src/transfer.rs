@@ -16,6 +16,7 @@ use cse_s3::{Body, Client, S3Error};
 use futures_util::StreamExt;
 use indicatif::ProgressBar;
 use std::sync::Arc;
+use std::time::Duration;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc};
 use tokio::task::JoinSet;
 
@@ -195,8 +196,10 @@ pub async fn upload(
                 .client
                 .create_multipart_upload(bucket, key, None)
                 .await?;
+            let mut tasks = JoinSet::new();
+            let first = (n, data, slot);
             let result = tokio::select! {
-                r = upload_parts(plan, bucket, key, &id, (n, data, slot), &mut rx, &bar) => r,
+                r = upload_parts(plan, (bucket, key, &id), first, &mut tasks, &mut rx, &bar) => r,
                 _ = crate::signal::interrupted() => Err(Failure::interrupted(format!(
                     "interrupted: the multipart upload to s3://{bucket}/{key} was aborted"
                 ))),
@@ -216,6 +219,11 @@ pub async fn upload(
                 }
                 Err(e) => {
                     drop(rx);
+                    // Let parts already sent finish first: a part stored after the abort
+                    // would stay behind.
+                    let settle = async { while tasks.join_next().await.is_some() {} };
+                    let _ = tokio::time::timeout(Duration::from_secs(60), settle).await;
+                    tasks.abort_all();
                     abort(plan, bucket, key, &id).await;
                     // A failure of the reading side explains more than "upload stopped".
                     if let Ok(Err(produced)) = producer.await
@@ -251,17 +259,18 @@ async fn abort(plan: &Plan, bucket: &str, key: &str, id: &str) {
     }
 }
 
+/// Part number, ETag and size of an uploaded part.
+type PartResult = Result<(u32, String, u64), S3Error>;
+
 /// Uploads parts as the encrypting thread produces them, `concurrency` at once.
 async fn upload_parts(
     plan: &Plan,
-    bucket: &str,
-    key: &str,
-    upload_id: &str,
+    (bucket, key, upload_id): (&str, &str, &str),
     first: (u32, Bytes, OwnedSemaphorePermit),
+    tasks: &mut JoinSet<PartResult>,
     rx: &mut mpsc::Receiver<Piece>,
     bar: &ProgressBar,
 ) -> Result<Vec<(u32, String)>, Failure> {
-    let mut tasks: JoinSet<Result<(u32, String, u64), S3Error>> = JoinSet::new();
     let mut done = Vec::new();
     let mut next = Some(first);
     let mut ended = false;

@@ -74,15 +74,28 @@ impl S3Error {
 
     /// The likely fix, when the error says enough to guess it.
     pub fn hint(&self) -> Option<String> {
+        // The page and the command line name their settings differently.
+        let web = cfg!(target_arch = "wasm32");
         let hint = match self {
             Self::Service { code, status, .. } => match code.as_str() {
+                "SignatureDoesNotMatch" if web => {
+                    "the secret key does not match the access key: check the secret key"
+                }
                 "SignatureDoesNotMatch" => {
                     "the secret key does not match the access key: check AWS_SECRET_ACCESS_KEY \
                      or aws_secret_access_key in the profile used"
                 }
+                "InvalidAccessKeyId" if web => {
+                    "the server does not know this access key: check the access key and the \
+                     endpoint"
+                }
                 "InvalidAccessKeyId" => {
                     "the server does not know this access key: check AWS_ACCESS_KEY_ID, the \
                      profile, and that the endpoint is the right service"
+                }
+                "NoSuchBucket" if web => {
+                    "the bucket does not exist on this endpoint: check the bucket name and the \
+                     endpoint"
                 }
                 "NoSuchBucket" => {
                     "the bucket does not exist on this endpoint: check its name and \
@@ -98,6 +111,10 @@ impl S3Error {
                 "NoSuchUpload" => "the multipart upload was already completed or aborted",
                 "EntityTooSmall" => "a part other than the last is below the 5 MiB minimum",
                 "PreconditionFailed" => "the object changed while it was being downloaded",
+                _ if (*status == 301 || code == "PermanentRedirect") && web => {
+                    "the bucket lives in another region or needs another endpoint: check the \
+                     region"
+                }
                 _ if *status == 301 || code == "PermanentRedirect" => {
                     "the bucket lives in another region or needs another endpoint: set --region"
                 }

@@ -864,10 +864,12 @@ fn jitter() -> f64 {
 
 /// An error and its causes on one line (reqwest hides the useful part in `source()`).
 fn error_chain(e: &dyn std::error::Error) -> String {
-    let mut text = e.to_string();
+    // In a browser the causes carry JavaScript stacks: keep their first lines.
+    let first_line = |s: String| s.lines().next().unwrap_or_default().to_string();
+    let mut text = first_line(e.to_string());
     let mut cause = e.source();
     while let Some(c) = cause {
-        let s = c.to_string();
+        let s = first_line(c.to_string());
         if !text.contains(&s) {
             text.push_str(": ");
             text.push_str(&s);

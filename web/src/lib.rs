@@ -12,8 +12,8 @@ use cse_core::{
     RawRsaKeyring, RsaPadding,
 };
 use cse_s3::{Addressing, Body, Client, Config, Credentials, RetryPolicy, S3Error};
-use futures_util::StreamExt;
 use futures_util::stream::FuturesUnordered;
+use futures_util::{FutureExt, StreamExt};
 use js_sys::{Array, Function, Object, Reflect, Uint8Array};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::JsFuture;
@@ -205,7 +205,12 @@ impl S3Client {
                 session_token: get_string(&options, "sessionToken").map(Zeroizing::new),
             },
             unsigned_payload: false,
-            retry: RetryPolicy::default(),
+            // A browser cannot tell a missing CORS rule from a server that is down: give up
+            // sooner than the command-line tool does.
+            retry: RetryPolicy {
+                max_attempts: get_u64(&options, "maxAttempts").unwrap_or(3).max(1) as u32,
+                ..RetryPolicy::default()
+            },
         };
         Ok(S3Client {
             client: Client::new(config).map_err(s3_error)?,
@@ -400,9 +405,22 @@ impl S3Client {
 }
 
 async fn emit(write: &Function, sink: &JsValue, data: &[u8]) -> Result<(), JsValue> {
-    let ret = write.call1(sink, &Uint8Array::from(data))?;
+    let failed = |e: JsValue| {
+        let text = js_sys::Error::from(e)
+            .message()
+            .as_string()
+            .unwrap_or_default();
+        js_error(
+            "output",
+            &format!("writing the decrypted file failed: {text}"),
+            Some("check the free space and permissions where the file is saved"),
+        )
+    };
+    let ret = write.call1(sink, &Uint8Array::from(data)).map_err(failed)?;
     if ret.is_instance_of::<js_sys::Promise>() {
-        JsFuture::from(js_sys::Promise::from(ret)).await?;
+        JsFuture::from(js_sys::Promise::from(ret))
+            .await
+            .map_err(failed)?;
     }
     Ok(())
 }
@@ -441,63 +459,80 @@ async fn upload_parts(
     let mut ready: VecDeque<(u32, Bytes)> = VecDeque::new();
     let mut next_number = 1u32;
     let mut in_flight = FuturesUnordered::new();
-    let mut parts = Vec::new();
-    let mut uploaded = 0u64;
-    loop {
-        if aborted(signal) {
-            return Err(cancelled());
-        }
-        // Encrypt until a part is ready (or the file ends), unless enough are waiting.
-        while ready.is_empty() && !finished && in_flight.len() < concurrency {
-            match enc.take() {
-                Some(mut e) if offset < size => {
-                    let end = (offset + SLICE).min(size);
-                    let plain = read_slice(file, offset, end).await?;
-                    offset = end;
-                    e.update(&plain, &mut pending)
-                        .map_err(|e| message_error(e, None))?;
-                    enc = Some(e);
-                }
-                Some(e) => {
-                    e.finish(&mut pending).map_err(|e| message_error(e, None))?;
-                    finished = true;
-                }
-                None => finished = true,
+    let outcome: Result<Vec<(u32, String)>, JsValue> = async {
+        let mut parts = Vec::new();
+        let mut uploaded = 0u64;
+        loop {
+            if aborted(signal) {
+                return Err(cancelled());
             }
-            while pending.len() >= part_size || (finished && !pending.is_empty()) {
-                let cut = pending.len().min(part_size);
-                let rest = pending.split_off(cut);
-                ready.push_back((
-                    next_number,
-                    Bytes::from(std::mem::replace(&mut pending, rest)),
-                ));
-                next_number += 1;
+            // Encrypt until a part is ready (or the file ends), unless enough are waiting.
+            while ready.is_empty() && !finished && in_flight.len() < concurrency {
+                match enc.take() {
+                    Some(mut e) if offset < size => {
+                        let end = (offset + SLICE).min(size);
+                        let plain = read_slice(file, offset, end).await?;
+                        offset = end;
+                        e.update(&plain, &mut pending)
+                            .map_err(|e| message_error(e, None))?;
+                        enc = Some(e);
+                    }
+                    Some(e) => {
+                        e.finish(&mut pending).map_err(|e| message_error(e, None))?;
+                        finished = true;
+                    }
+                    None => finished = true,
+                }
+                while pending.len() >= part_size || (finished && !pending.is_empty()) {
+                    let cut = pending.len().min(part_size);
+                    let rest = pending.split_off(cut);
+                    ready.push_back((
+                        next_number,
+                        Bytes::from(std::mem::replace(&mut pending, rest)),
+                    ));
+                    next_number += 1;
+                }
             }
-        }
-        while in_flight.len() < concurrency {
-            let Some((n, data)) = ready.pop_front() else {
-                break;
+            while in_flight.len() < concurrency {
+                let Some((n, data)) = ready.pop_front() else {
+                    break;
+                };
+                let len = data.len() as u64;
+                in_flight.push(async move {
+                    c.upload_part(bucket, key, upload_id, n, Body::from(data))
+                        .await
+                        .map(|etag| (n, etag, len))
+                });
+            }
+            // Wait for a part only when no more may start or nothing is left to encrypt;
+            // otherwise poll once, which sends the new requests, and go on encrypting.
+            let must_wait = in_flight.len() >= concurrency || (finished && ready.is_empty());
+            let next = if must_wait {
+                Some(in_flight.next().await)
+            } else {
+                in_flight.next().now_or_never()
             };
-            let len = data.len() as u64;
-            in_flight.push(async move {
-                c.upload_part(bucket, key, upload_id, n, Body::from(data))
-                    .await
-                    .map(|etag| (n, etag, len))
-            });
-        }
-        match in_flight.next().await {
-            Some(r) => {
-                let (n, etag, len) = r.map_err(s3_error)?;
-                uploaded += len;
-                progress(on_progress, uploaded, total);
-                parts.push((n, etag));
+            match next {
+                Some(Some(r)) => {
+                    let (n, etag, len) = r.map_err(s3_error)?;
+                    uploaded += len;
+                    progress(on_progress, uploaded, total);
+                    parts.push((n, etag));
+                }
+                Some(None) if finished && ready.is_empty() => break,
+                _ => {}
             }
-            None if finished && ready.is_empty() => break,
-            None => {}
         }
+        parts.sort_by_key(|(n, _)| *n);
+        Ok(parts)
     }
-    parts.sort_by_key(|(n, _)| *n);
-    Ok(parts)
+    .await;
+    // Requests already sent finish before the caller aborts the upload, so no part can
+    // land after the abort.
+    if outcome.is_err() {
+        while in_flight.next().await.is_some() {}
+    }
+    outcome
 }
 
 /// Encrypts a whole buffer (benchmarks, small files).
@@ -525,11 +560,7 @@ pub fn decrypt_buffer(private_key_pem: &[u8], message: &[u8]) -> Result<Vec<u8>,
     let keyring = keyring(&JsValue::UNDEFINED)?
         .with_private_key(private_key_pem)
         .map_err(|e| message_error(e, None))?;
-    let config = DecryptConfig {
-        commitment_policy: cse_core::CommitmentPolicy::RequireEncryptAllowDecrypt,
-        ..DecryptConfig::default()
-    };
-    cse_core::decrypt(keyring, config, message)
+    cse_core::decrypt(keyring, DecryptConfig::default(), message)
         .map(|(plain, _)| plain)
         .map_err(|e| message_error(e, Some("MyAppKeys/S3RSAKey")))
 }

@@ -1,0 +1,601 @@
+// End-to-end test of the cse web page (web/www) in headless Chromium against s3s-fs behind
+// the CORS proxy, with the page served from another port (every S3 request is cross-origin).
+// What the page writes is read by the `cse` binary and by the users' Python scripts (the
+// official SDK); what they write is read by the page.
+//
+//   node web/test/page.test.mjs        (or bash web/test/run.sh, which checks the pieces)
+//
+// Needs: web/www/pkg (make web), target/release/cse (or CSE_BIN), .venv with the official
+// SDK and boto3 (or PYTHON), nginx, s3s-fs, /usr/bin/chromium, `npm ci --prefix web/test`.
+// Prints PASS/FAIL per case and exits 1 when any failed. Screenshot of the page after the
+// upload: web/test/artifacts/after-upload.png (and fail-<case>.png for a failed case).
+//
+// Cases: a page upload (multipart) read by cse and the official SDK; a2 parts in flight;
+// a3 empty and tiny files; b cse / official-SDK uploads read by the page (Blob link and a
+// stubbed save dialog); c1 wrong key; c2 body byte flipped; c3 signature byte flipped;
+// d wrong secret; e cancel mid-upload; g no CORS rule; h encryption context; i CORS rule
+// without ExposeHeaders ETag; j bad public key file; k remembered settings.
+//
+// Upload MB/s shown by the page in this test is not the page's speed: Playwright's network
+// instrumentation copies every request body over CDP (≈ 1 s per 8 MiB part here; a plain
+// Chromium PUT of 8 MiB through the same proxy takes ≈ 0.2 s).
+
+import { execFile } from 'node:child_process';
+import crypto from 'node:crypto';
+import fs from 'node:fs';
+import fsp from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import { fileURLToPath } from 'node:url';
+import { serveStatic, launchBrowser } from './browser.mjs';
+import { startS3Stack } from './stack.mjs';
+
+const HERE = path.dirname(fileURLToPath(import.meta.url));
+const REPO = path.resolve(HERE, '..', '..');
+const WWW = path.join(REPO, 'web', 'www');
+const ARTIFACTS = path.join(HERE, 'artifacts');
+const CSE = process.env.CSE_BIN ? path.resolve(process.env.CSE_BIN) : path.join(REPO, 'target', 'release', 'cse');
+const PYTHON = process.env.PYTHON || path.join(REPO, '.venv', 'bin', 'python');
+const SEED = path.join(REPO, 'tests', 's3', 'seed_scripts.py');
+const BUCKET = 'cse-web';
+const MIB = 1024 * 1024;
+const run = promisify(execFile);
+
+// ------------------------------------------------------------------------ helpers
+
+const results = [];
+async function testCase(name, fn) {
+  const t0 = Date.now();
+  try {
+    await fn();
+    results.push([name, true]);
+    console.log(`PASS ${name} (${((Date.now() - t0) / 1000).toFixed(1)} s)`);
+  } catch (e) {
+    results.push([name, false]);
+    console.log(`FAIL ${name}: ${e.stack || e}`);
+    await page?.screenshot({ path: path.join(ARTIFACTS, `fail-${name.split(' ')[0].replace(/\.$/, '')}.png`), fullPage: true }).catch(() => {});
+  }
+}
+
+function assert(ok, what) {
+  if (!ok) throw new Error(what);
+}
+
+function eq(actual, expected, what) {
+  if (actual !== expected) throw new Error(`${what}: expected ${JSON.stringify(expected)}, got ${JSON.stringify(actual)}`);
+}
+
+async function sha256File(file) {
+  const h = crypto.createHash('sha256');
+  for await (const chunk of fs.createReadStream(file)) h.update(chunk);
+  return h.digest('hex');
+}
+
+async function randomFile(file, size) {
+  const out = await fsp.open(file, 'w');
+  try {
+    for (let left = size; left > 0;) {
+      const n = Math.min(left, 4 * MIB);
+      await out.write(crypto.randomBytes(n));
+      left -= n;
+    }
+  } finally {
+    await out.close();
+  }
+  return sha256File(file);
+}
+
+async function keyPair(dir) {
+  await fsp.mkdir(dir, { recursive: true });
+  const priv = path.join(dir, 'private_key.pem'), pub = path.join(dir, 'public_key.pem');
+  await run('openssl', ['genpkey', '-algorithm', 'RSA', '-out', priv, '-pkeyopt', 'rsa_keygen_bits:4096']);
+  await run('openssl', ['rsa', '-pubout', '-in', priv, '-out', pub]);
+  return { priv, pub };
+}
+
+// The environment the tools run in: the stack's credentials, nothing of the caller's.
+function toolEnv(home) {
+  const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => !/^(AWS_|CSE_)/.test(k) && !/_proxy$/i.test(k)));
+  return { ...env, HOME: home, AWS_ACCESS_KEY_ID: stack.accessKey, AWS_SECRET_ACCESS_KEY: stack.secretKey, AWS_REGION: stack.region, NO_PROXY: '127.0.0.1' };
+}
+
+async function tool(cmd, args, env) {
+  try {
+    return await run(cmd, args, { env, cwd: work, maxBuffer: 16 * MIB, timeout: 300000 });
+  } catch (e) {
+    throw new Error(`${path.basename(cmd)} ${args.join(' ')} failed (exit ${e.code}):\n${e.stderr || e.message}`);
+  }
+}
+
+const cse = (...args) => tool(CSE, ['--no-progress', '-q', ...args], toolEnv(work));
+const seed = (op, key, file, keys) => tool(PYTHON, [SEED, op, '--bucket', BUCKET, '--key', key, '--file', file,
+  '--endpoint-url', stack.direct, '--public-key', keys.pub, '--private-key', keys.priv], toolEnv(work));
+
+// Gets an object with boto3, flips one byte (offset from the start, or from the end when
+// negative) and puts it back under another key.
+async function tamperedCopy(fromKey, toKey, offset) {
+  const script = `
+import sys
+sys.path.insert(0, sys.argv[1])
+import seed_scripts
+ep, ak, sk, bucket, src, dst, off = sys.argv[2:9]
+s3 = seed_scripts.s3_client(ep, ak, sk)
+body = bytearray(s3.get_object(Bucket=bucket, Key=src)["Body"].read())
+i = int(off) % len(body)
+body[i] ^= 0x01
+s3.put_object(Bucket=bucket, Key=dst, Body=bytes(body))
+print(i, len(body))
+`;
+  const { stdout } = await tool(PYTHON, ['-c', script, path.dirname(SEED), stack.direct, stack.accessKey, stack.secretKey, BUCKET, fromKey, toKey, String(offset)], toolEnv(work));
+  return stdout.trim();
+}
+
+// s3s-fs keeps one .upload-<id>.json per unfinished multipart upload in its data folder,
+// and .upload_id-* files for parts.
+async function unfinishedUploads() {
+  return (await fsp.readdir(stack.dataDir)).filter((n) => n.startsWith('.upload'));
+}
+
+const q = (s) => s.replace(/["\\]/g, '\\$&'); // for a CSS attribute selector
+
+// ------------------------------------------------------------------- page helpers
+
+async function fillSettings(overrides = {}) {
+  const v = { endpoint: stack.endpoint, region: stack.region, bucket: BUCKET, access: stack.accessKey, secret: stack.secretKey, ...overrides };
+  await page.fill('#endpoint', v.endpoint);
+  await page.fill('#region', v.region);
+  await page.fill('#bucket', v.bucket);
+  await page.fill('#access-key', v.access);
+  await page.fill('#secret-key', v.secret);
+}
+
+async function setTransfer({ partMiB = 8, concurrency = 4 } = {}) {
+  // the inputs are inside a closed <details>; set them without opening it
+  await page.evaluate(({ partMiB, concurrency }) => {
+    document.getElementById('part-size').value = String(partMiB);
+    document.getElementById('concurrency').value = String(concurrency);
+  }, { partMiB, concurrency });
+}
+
+async function loadKey(which, file) {
+  await page.setInputFiles(`#${which}-key-file`, file);
+  await page.waitForFunction((id) => document.getElementById(id).textContent.includes(' loaded'), `${which}-key-status`);
+}
+
+async function errorBox() {
+  return page.evaluate(() => {
+    const box = document.getElementById('error-box');
+    if (box.hidden) return null;
+    return {
+      kind: box.dataset.kind,
+      title: document.getElementById('error-title').textContent,
+      message: document.getElementById('error-message').textContent,
+      hint: document.getElementById('error-hint').textContent,
+      cors: document.getElementById('error-cors').hidden ? null : document.getElementById('error-cors-json').textContent,
+    };
+  });
+}
+
+// Picks files for upload and waits until the row of `key` has finished (any final state).
+async function uploadInPage(file, key, { timeout = 180000, whileRunning = null } = {}) {
+  await page.setInputFiles('#upload-files', file);
+  const sel = `#uploads li[data-key="${q(key)}"]`;
+  await page.waitForSelector(sel, { timeout: 10000 });
+  if (whileRunning) await whileRunning(sel);
+  await page.waitForFunction((s) => {
+    const li = document.querySelector(s);
+    return li && !['waiting', 'running'].includes(li.dataset.state);
+  }, sel, { timeout });
+  return page.$eval(sel, (li) => ({ state: li.dataset.state, status: li.querySelector('.transfer-status').textContent, parts: Number(li.dataset.parts || 0) }));
+}
+
+async function listInPage(prefix = '') {
+  await page.fill('#list-prefix', prefix);
+  await page.evaluate(() => { document.getElementById('list-status').textContent = ''; });
+  await page.click('#list-button');
+  await page.waitForFunction(() => /object|failed/.test(document.getElementById('list-status').textContent), null, { timeout: 30000 });
+  return page.$$eval('#objects tbody tr', (rows) => rows.map((r) => r.dataset.key));
+}
+
+// picker: 'none' (no File System Access API: the Blob path) or 'stub' (a save dialog that
+// records what is written, closed and aborted)
+async function setPicker(mode) {
+  await page.evaluate((mode) => {
+    if (mode === 'none') {
+      delete window.showSaveFilePicker;
+      if (typeof window.showSaveFilePicker === 'function') window.showSaveFilePicker = undefined;
+      return;
+    }
+    const rec = (window.__picker = { name: null, bytes: 0, chunks: [], closed: false, aborted: false });
+    window.showSaveFilePicker = async (opts) => ({
+      createWritable: async () => {
+        rec.name = opts && opts.suggestedName;
+        return {
+          write: async (chunk) => { rec.chunks.push(chunk.slice()); rec.bytes += chunk.length; },
+          close: async () => { rec.closed = true; },
+          abort: async () => { rec.aborted = true; rec.chunks = []; },
+        };
+      },
+    });
+  }, mode);
+}
+
+// Clicks "Download & decrypt" on the listed object and waits for the new row to finish.
+async function downloadInPage(key, timeout = 180000) {
+  const rows = `#downloads li[data-key="${q(key)}"]`;
+  const before = await page.locator(rows).count();
+  await page.click(`#objects tr[data-key="${q(key)}"] button`);
+  await page.waitForFunction(({ rows, before }) => {
+    const all = document.querySelectorAll(rows);
+    return all.length > before && !['waiting', 'running'].includes(all[0].dataset.state);
+  }, { rows, before }, { timeout });
+  return page.evaluate(async (rows) => {
+    const hex = (buf) => [...new Uint8Array(buf)].map((b) => b.toString(16).padStart(2, '0')).join('');
+    const li = document.querySelector(rows);
+    const last = window.__cseLastDownload;
+    const out = {
+      state: li.dataset.state,
+      status: li.querySelector('.transfer-status').textContent,
+      link: li.querySelector('a[download]') ? li.querySelector('a[download]').download : null,
+      last: last ? { key: last.key, name: last.name, size: last.size, via: last.via } : null,
+      sha256: null,
+    };
+    if (last && last.blob) out.sha256 = hex(await crypto.subtle.digest('SHA-256', await last.blob.arrayBuffer()));
+    const rec = window.__picker;
+    if (last && last.via === 'picker' && rec) {
+      const whole = new Uint8Array(rec.bytes);
+      let at = 0;
+      for (const c of rec.chunks) { whole.set(c, at); at += c.length; }
+      out.sha256 = hex(await crypto.subtle.digest('SHA-256', whole));
+    }
+    if (rec) out.picker = { name: rec.name, bytes: rec.bytes, closed: rec.closed, aborted: rec.aborted };
+    return out;
+  }, rows);
+}
+
+// ---------------------------------------------------------------------------- run
+
+const parts = { now: 0, max: 0, total: 0 };
+const isPart = (r) => r.method() === 'PUT' && /[?&]partNumber=/.test(r.url());
+
+let partsSeen = null;
+let page = null, stack = null, site = null, browser = null, work = null, origin = null;
+
+async function main() {
+  for (const [what, p] of [['web/www/pkg/cse_web.js (make web)', path.join(WWW, 'pkg', 'cse_web.js')], ['cse binary', CSE], ['Python venv', PYTHON]]) {
+    if (!fs.existsSync(p)) {
+      console.error(`page.test: missing ${what}: ${p}`);
+      process.exit(2);
+    }
+  }
+  await fsp.mkdir(ARTIFACTS, { recursive: true });
+  work = await fsp.mkdtemp(path.join(os.tmpdir(), 'cse-page-'));
+  const [keys, other] = await Promise.all([keyPair(path.join(work, 'keys')), keyPair(path.join(work, 'other-keys'))]);
+
+  site = await serveStatic({ mounts: { '/': WWW } });
+  origin = site.url.replace(/\/$/, '');
+  stack = await startS3Stack({ origin, buckets: [BUCKET] });
+  browser = await launchBrowser({ quiet: !process.env.VERBOSE });
+  page = await browser.context.newPage();
+  page.on('console', (m) => { if (m.type() === 'error' && !/Failed to load resource|CORS policy|net::ERR/.test(m.text())) console.log(`[page console.error] ${m.text()}`); });
+  // UploadPart requests as the browser sends them, to see how many are in flight at once
+  page.on('request', (r) => { if (isPart(r)) { parts.now++; parts.max = Math.max(parts.max, parts.now); parts.total++; } });
+  for (const ev of ['requestfinished', 'requestfailed']) page.on(ev, (r) => { if (isPart(r)) parts.now--; });
+  await page.goto(site.url + 'index.html');
+  await page.waitForFunction(() => document.body.dataset.ready, null, { timeout: 30000 });
+  eq(await page.evaluate(() => document.body.dataset.ready), 'true', 'wasm module loaded');
+  console.log(`page ${site.url} (cse ${await page.textContent('#version')}), S3 proxy ${stack.endpoint} -> s3s-fs ${stack.direct}`);
+
+  await fillSettings();
+  await setTransfer({ partMiB: 8, concurrency: 4 });
+  await loadKey('public', keys.pub);
+  await loadKey('private', keys.priv);
+  await setPicker('none');
+
+  // a. page upload (multipart) -> cse and the official Python SDK decrypt it
+  const big = path.join(work, 'big.bin');
+  const bigSha = await randomFile(big, 24 * MIB + 12345);
+  await testCase('a. page upload, 24 MiB multipart, read by cse and the official SDK (f: screenshot)', async () => {
+    await page.fill('#upload-prefix', 'page');
+    Object.assign(parts, { now: 0, max: 0, total: 0 });
+    const r = await uploadInPage(big, 'page/big.bin');
+    partsSeen = { ...parts };
+    eq(r.state, 'done', `upload row state (${r.status})`);
+    assert(r.parts >= 3, `expected ≥ 3 parts, got ${r.parts} (${r.status})`);
+    assert((await unfinishedUploads()).length === 0, 'an unfinished multipart upload was left behind');
+    await page.screenshot({ path: path.join(ARTIFACTS, 'after-upload.png'), fullPage: true });
+    const byCse = path.join(work, 'a-cse.out');
+    await cse('cp', `s3://${BUCKET}/page/big.bin`, byCse, '--private-key', keys.priv, '--endpoint-url', stack.direct);
+    eq(await sha256File(byCse), bigSha, 'sha256 of what cse decrypted');
+    const bySeed = path.join(work, 'a-seed.out');
+    await seed('download', 'page/big.bin', bySeed, keys);
+    eq(await sha256File(bySeed), bigSha, 'sha256 of what the official SDK decrypted');
+    console.log(`     ${r.status}`);
+  });
+
+  // a2. the contract: parts in flight at once (concurrency 4, 4 parts in case a)
+  await testCase('a2. page upload keeps several parts in flight (concurrency 4)', async () => {
+    assert(partsSeen, 'case a ran');
+    console.log(`     UploadPart requests: ${partsSeen.total}, at most ${partsSeen.max} in flight at once`);
+    assert(partsSeen.total >= 3, `≥ 3 UploadPart requests (${partsSeen.total})`);
+    assert(partsSeen.max >= 2, `more than one UploadPart in flight at once (max ${partsSeen.max})`);
+  });
+
+  // a3. an empty file and a small one (single PUT each, queued together)
+  await testCase('a3. page uploads an empty and a 100-byte file (one PUT each), read back by cse and the page', async () => {
+    const empty = path.join(work, 'empty.txt'), tiny = path.join(work, 'tiny.txt');
+    await fsp.writeFile(empty, '');
+    await fsp.writeFile(tiny, 'x'.repeat(99) + '\n');
+    await page.fill('#upload-prefix', 'small/');
+    await page.setInputFiles('#upload-files', [empty, tiny]);
+    for (const k of ['small/empty.txt', 'small/tiny.txt']) {
+      const sel = `#uploads li[data-key="${q(k)}"]`;
+      await page.waitForFunction((s) => ['done', 'error', 'cancelled'].includes(document.querySelector(s)?.dataset.state), sel, { timeout: 60000 });
+      const st = await page.$eval(sel, (li) => [li.dataset.state, li.dataset.parts, li.querySelector('.transfer-status').textContent]);
+      eq(st[0], 'done', `${k} state (${st[2]})`);
+      eq(st[1], '0', `${k} was one PUT`);
+      const out = path.join(work, 'a2.out');
+      await cse('cp', `s3://${BUCKET}/${k}`, out, '--private-key', keys.priv, '--endpoint-url', stack.direct);
+      eq(await sha256File(out), await sha256File(k.endsWith('empty.txt') ? empty : tiny), `${k} decrypted by cse`);
+    }
+    await listInPage('small/');
+    const d = await downloadInPage('small/empty.txt');
+    eq(d.state, 'done', `empty file downloaded in the page (${d.status})`);
+    eq(d.last?.size, 0, 'empty plaintext');
+  });
+
+  // b. cse and the official SDK upload -> the page decrypts (Blob path, and a save dialog)
+  const mid = path.join(work, 'mid.bin');
+  const midSha = await randomFile(mid, 20 * MIB + 777);
+  const small = path.join(work, 'small.bin');
+  const smallSha = await randomFile(small, 3 * MIB + 5);
+  const seedKey = 'seed/small file+1.bin';
+  await testCase('b. cse and official-SDK uploads decrypted in the page', async () => {
+    await cse('cp', mid, `s3://${BUCKET}/cli/mid.bin`, '--public-key', keys.pub, '--endpoint-url', stack.direct, '--part-size', '8MiB');
+    await seed('upload', seedKey, small, keys);
+    const listed = await listInPage('');
+    for (const k of ['cli/mid.bin', seedKey, 'page/big.bin']) assert(listed.includes(k), `list shows ${k} (got ${JSON.stringify(listed)})`);
+    eq(JSON.stringify(await listInPage('seed/')), JSON.stringify([seedKey]), 'list with prefix seed/');
+    await listInPage('');
+
+    let d = await downloadInPage('cli/mid.bin');
+    eq(d.state, 'done', `cse object: row state (${d.status})`);
+    eq(d.link, 'mid.bin', 'cse object: download link name');
+    eq(d.sha256, midSha, 'cse object: sha256 of the page\'s Blob');
+
+    d = await downloadInPage(seedKey);
+    eq(d.state, 'done', `SDK object: row state (${d.status})`);
+    eq(d.link, 'small file+1.bin', 'SDK object: download link name');
+    eq(d.sha256, smallSha, 'SDK object: sha256 of the page\'s Blob');
+
+    d = await downloadInPage('page/big.bin');
+    eq(d.sha256, bigSha, 'page object read back by the page');
+
+    await setPicker('stub');
+    d = await downloadInPage('cli/mid.bin');
+    eq(d.state, 'done', `save dialog: row state (${d.status})`);
+    eq(d.link, null, 'save dialog: no Blob link');
+    eq(d.last?.via, 'picker', 'save dialog used');
+    assert(d.picker.closed && !d.picker.aborted, `save dialog: closed, not aborted (${JSON.stringify(d.picker)})`);
+    eq(d.sha256, midSha, 'save dialog: sha256 of the written bytes');
+    await setPicker('none');
+  });
+
+  // c. wrong key, tampered body, tampered signature: an error, and nothing offered
+  await testCase('c1. wrong private key: kind wrong-key, no download', async () => {
+    await loadKey('private', other.priv);
+    await listInPage('');
+    const d = await downloadInPage(seedKey);
+    eq(d.state, 'error', 'row state');
+    eq(d.link, null, 'download link');
+    eq(d.last, null, 'verified download');
+    const e = await errorBox();
+    eq(e?.kind, 'wrong-key', `error kind (${JSON.stringify(e)})`);
+    assert(/MyAppKeys\/S3RSAKey/.test(e.message + e.hint), `the error names the key (${JSON.stringify(e)})`);
+    console.log(`     ${e.title}: ${e.message} (${e.hint})`);
+    await loadKey('private', keys.priv);
+  });
+
+  await testCase('c2. byte flipped mid-object: kind tampered, no download (Blob and save dialog)', async () => {
+    const where = await tamperedCopy('cli/mid.bin', 'tamper/mid.bin', Math.floor((20 * MIB) / 2));
+    await listInPage('');
+    let d = await downloadInPage('tamper/mid.bin');
+    eq(d.state, 'error', `row state (${d.status})`);
+    eq(d.link, null, 'download link');
+    eq(d.last, null, 'verified download');
+    let e = await errorBox();
+    eq(e?.kind, 'tampered', `error kind (${JSON.stringify(e)})`);
+    await setPicker('stub');
+    d = await downloadInPage('tamper/mid.bin');
+    eq(d.state, 'error', 'save dialog: row state');
+    assert(d.picker.aborted && !d.picker.closed, `save dialog: aborted, not closed (${JSON.stringify(d.picker)})`);
+    e = await errorBox();
+    eq(e?.kind, 'tampered', 'save dialog: error kind');
+    await setPicker('none');
+    console.log(`     flipped byte ${where}; ${e.message}`);
+  });
+
+  await testCase('c3. signature byte flipped: kind tampered after every frame verified, no download', async () => {
+    await tamperedCopy(seedKey, 'tamper/sig.bin', -2);
+    await listInPage('');
+    await setPicker('stub');
+    const d = await downloadInPage('tamper/sig.bin');
+    eq(d.state, 'error', `row state (${d.status})`);
+    eq(d.last, null, 'verified download');
+    assert(d.picker.aborted && !d.picker.closed, `save dialog aborted (${JSON.stringify(d.picker)})`);
+    await setPicker('none');
+    const d2 = await downloadInPage('tamper/sig.bin');
+    eq(d2.link, null, 'Blob path: download link');
+    const e = await errorBox();
+    eq(e?.kind, 'tampered', `error kind (${JSON.stringify(e)})`);
+    console.log(`     ${e.message}`);
+  });
+
+  // d. wrong secret: the server's SignatureDoesNotMatch in the error box
+  await testCase('d. wrong secret key: SignatureDoesNotMatch shown', async () => {
+    await page.fill('#secret-key', stack.secretKey + 'x');
+    await listInPage('');
+    const e = await errorBox();
+    await page.fill('#secret-key', stack.secretKey);
+    eq(e?.kind, 's3', `error kind (${JSON.stringify(e)})`);
+    assert(/SignatureDoesNotMatch/.test(e.message), `message names SignatureDoesNotMatch (${JSON.stringify(e)})`);
+    assert(e.hint.length > 0, 'a hint is given');
+    console.log(`     ${e.message} (${e.hint})`);
+  });
+
+  // e. cancel during a multipart upload: row cancelled, upload aborted, no object
+  await testCase('e. cancel a 64 MiB upload: cancelled, no unfinished upload, no object', async () => {
+    const huge = path.join(work, 'huge.bin');
+    await randomFile(huge, 64 * MIB);
+    await page.fill('#upload-prefix', 'cancel');
+    await setTransfer({ partMiB: 8, concurrency: 2 });
+    let sawUpload = false;
+    const r = await uploadInPage(huge, 'cancel/huge.bin', {
+      whileRunning: async (sel) => {
+        // wait until the multipart upload exists on the server, then cancel
+        for (let i = 0; i < 200 && !sawUpload; i++) {
+          sawUpload = (await unfinishedUploads()).some((n) => n.endsWith('.json'));
+          if (!sawUpload) await new Promise((res) => setTimeout(res, 25));
+        }
+        // the button's own click handler, dispatched in the page: a pointer click can miss
+        // while the page's main thread is busy encrypting and its layout is not yet redrawn
+        await page.$eval(`${sel} button.cancel`, (b) => b.click());
+      },
+    });
+    await setTransfer({ partMiB: 8, concurrency: 4 });
+    eq(r.state, 'cancelled', `row state (${r.status})`);
+    assert(sawUpload, 'the multipart upload was created before the cancel');
+    assert(!(await errorBox()), 'no error box for a cancel');
+    let left = [];
+    for (let i = 0; i < 40; i++) { // parts in flight may land just after the abort
+      left = await unfinishedUploads();
+      if (!left.length) break;
+      await new Promise((res) => setTimeout(res, 250));
+    }
+    eq(JSON.stringify(left), '[]', 'unfinished upload files in the s3s-fs data folder');
+    assert(!fs.existsSync(path.join(stack.dataDir, BUCKET, 'cancel', 'huge.bin')), 'no object at cancel/huge.bin');
+    assert(!(await listInPage('cancel/')).length, 'the page lists nothing under cancel/');
+  });
+
+  // g. endpoint without CORS (s3s-fs directly): kind network, the rule quoted
+  await testCase('g. no CORS rule: network error with the CORS rule for this origin', async () => {
+    await page.fill('#endpoint', stack.direct);
+    await listInPage('');
+    const e = await errorBox();
+    await page.locator('#error-box').screenshot({ path: path.join(ARTIFACTS, 'error-cors.png') }).catch(() => {});
+    await page.fill('#endpoint', stack.endpoint);
+    eq(e?.kind, 'network', `error kind (${JSON.stringify(e)})`);
+    assert(e.cors && e.cors.includes(JSON.stringify(origin)) && e.cors.includes('"ETag"'), `CORS rule quoted with this origin (${e.cors})`);
+    const rule = JSON.parse(e.cors).CORSRules[0];
+    eq(rule.AllowedMethods.join(','), 'GET,PUT,POST,DELETE,HEAD', 'AllowedMethods');
+    assert(!e.message.includes('\n') && !/JsValue|wasm-function/.test(e.message), `one plain line (${e.message})`);
+    console.log(`     ${e.message}`);
+  });
+
+  // h. encryption context: stored by cse, required by the page
+  await testCase('h. encryption context: required pair present passes, a different value is refused', async () => {
+    await cse('cp', small, `s3://${BUCKET}/ctx/small.bin`, '--public-key', keys.pub, '--endpoint-url', stack.direct, '-c', 'project=alpha', '-c', 'owner=page test');
+    await listInPage('ctx/');
+    await page.evaluate(() => { document.getElementById('context').value = 'project=alpha\nowner = page test'; });
+    let d = await downloadInPage('ctx/small.bin');
+    eq(d.state, 'done', `matching context (${d.status})`);
+    eq(d.sha256, smallSha, 'sha256 with context');
+    await page.evaluate(() => { document.getElementById('context').value = 'project=beta'; });
+    d = await downloadInPage('ctx/small.bin');
+    await page.evaluate(() => { document.getElementById('context').value = ''; });
+    eq(d.state, 'error', `other context value (${d.status})`);
+    eq(d.link, null, 'no link with the wrong context');
+    const e = await errorBox();
+    assert(e && e.kind !== 'wrong-key', `error shown (${JSON.stringify(e)})`);
+    console.log(`     ${e.kind}: ${e.message}`);
+  });
+
+  // i. a CORS rule without ExposeHeaders ETag: a multipart upload cannot complete; the page
+  //    says so, quotes the rule, and leaves no unfinished upload; a download still works
+  await testCase('i. CORS rule without ExposeHeaders ETag: upload refused with the rule quoted, nothing left', async () => {
+    const saved = process.env.EXPOSE_HEADERS;
+    process.env.EXPOSE_HEADERS = 'x-amz-request-id';
+    const noEtag = await startS3Stack({ origin, buckets: [BUCKET] }).finally(() => {
+      if (saved === undefined) delete process.env.EXPOSE_HEADERS; else process.env.EXPOSE_HEADERS = saved;
+    });
+    try {
+      await page.fill('#endpoint', noEtag.endpoint);
+      await page.fill('#upload-prefix', 'noetag');
+      const r = await uploadInPage(mid, 'noetag/mid.bin');
+      eq(r.state, 'error', `row state (${r.status})`);
+      const e = await errorBox();
+      assert(e && e.cors && e.cors.includes('"ETag"'), `CORS rule quoted (${JSON.stringify(e)})`);
+      console.log(`     upload: ${e.kind}: ${e.message}`);
+      let left = [];
+      for (let i = 0; i < 40; i++) {
+        left = (await fsp.readdir(noEtag.dataDir)).filter((n) => n.startsWith('.upload'));
+        if (!left.length) break;
+        await new Promise((res) => setTimeout(res, 250));
+      }
+      eq(JSON.stringify(left), '[]', 'unfinished upload files');
+      // an object put there by cse downloads without ETag (no If-Match needed)
+      await tool(CSE, ['--no-progress', '-q', 'cp', small, `s3://${BUCKET}/noetag/small.bin`, '--public-key', keys.pub, '--endpoint-url', noEtag.direct], toolEnv(work));
+      await listInPage('noetag/');
+      const d = await downloadInPage('noetag/small.bin');
+      const e2 = await errorBox();
+      console.log(`     download: ${d.state}${e2 ? ` ${e2.kind}: ${e2.message}` : ''}`);
+      eq(d.state, 'done', `download without a readable ETag (${d.status})`);
+      eq(d.sha256, smallSha, 'sha256');
+    } finally {
+      await page.fill('#endpoint', stack.endpoint);
+      await noEtag.stop();
+    }
+  });
+
+  // j. a file that is not a usable public key: refused when chosen, the previous key kept out
+  await testCase('j. a bad public key file is refused when chosen', async () => {
+    const junk = path.join(work, 'junk.pem');
+    await fsp.writeFile(junk, '-----BEGIN PUBLIC KEY-----\nAAAA\n-----END PUBLIC KEY-----\n');
+    await page.setInputFiles('#public-key-file', junk);
+    await page.waitForFunction(() => /cannot be used|not a PEM/.test(document.getElementById('public-key-status').textContent));
+    const e = await errorBox();
+    eq(e?.kind, 'key', `error kind (${JSON.stringify(e)})`);
+    await page.setInputFiles('#upload-files', small);
+    const e2 = await errorBox();
+    assert(e2 && /no public key/.test(e2.message), `upload refused without a key (${JSON.stringify(e2)})`);
+    console.log(`     ${e.message}`);
+    await loadKey('public', keys.pub);
+  });
+
+  // k. remembered settings: never the secret unless asked
+  await testCase('k. remember settings: secret stored only with the second box', async () => {
+    await page.check('#remember');
+    await page.dispatchEvent('#settings', 'change');
+    let stored = await page.evaluate(() => localStorage.getItem('cse-settings'));
+    assert(stored && !stored.includes(stack.secretKey), `settings stored without the secret (${stored})`);
+    await page.reload();
+    await page.waitForFunction(() => document.body.dataset.ready === 'true');
+    eq(await page.inputValue('#endpoint'), stack.endpoint, 'endpoint restored');
+    eq(await page.inputValue('#access-key'), stack.accessKey, 'access key restored');
+    eq(await page.inputValue('#secret-key'), '', 'secret not restored');
+    await page.fill('#secret-key', stack.secretKey);
+    await page.check('#remember-secret');
+    stored = await page.evaluate(() => localStorage.getItem('cse-settings'));
+    assert(stored.includes(stack.secretKey), 'secret stored when asked');
+    await page.uncheck('#remember');
+    stored = await page.evaluate(() => localStorage.getItem('cse-settings'));
+    eq(stored, null, 'nothing stored after unticking');
+  });
+}
+
+let code = 0;
+try {
+  await main();
+} catch (e) {
+  console.log(`FAIL setup: ${e.stack || e}`);
+  code = 1;
+} finally {
+  await browser?.close();
+  await site?.close();
+  await stack?.stop();
+  if (work) await fsp.rm(work, { recursive: true, force: true });
+}
+const failed = results.filter(([, ok]) => !ok).length;
+console.log(`${results.length - failed} passed, ${failed} failed`);
+process.exit(code || failed ? 1 : 0);

@@ -1,0 +1,463 @@
+// The cse page: encrypt-and-upload and download-and-decrypt with the wasm module in ./pkg.
+// No framework and no inline code (the page's CSP allows only scripts from this folder).
+//
+// Test hooks (harmless to users): every transfer row carries data-key and data-state
+// (waiting, running, done, error, cancelled); the error box carries data-kind; after a
+// verified download window.__cseLastDownload = { key, name, size, via, blob? } (blob when
+// the chunks were collected in memory).
+
+import init, { S3Client, encryptBuffer, version } from './pkg/cse_web.js';
+
+const MIB = 1024 * 1024;
+const STORE = 'cse-settings';
+const $ = (id) => document.getElementById(id);
+
+const keys = { publicPem: null, privatePem: null };
+let ready = false;
+
+// ---------------------------------------------------------------------------- errors
+
+const KIND_TITLES = {
+  'wrong-key': 'This private key cannot open the object',
+  tampered: 'The object failed verification: it was altered or damaged, and nothing was saved',
+  network: 'The storage endpoint could not be reached from this page',
+  s3: 'The storage server refused the request',
+  key: 'The key file could not be used',
+  config: 'A setting is missing or invalid',
+};
+
+function corsRule() {
+  const line = (v) => JSON.stringify(v);
+  return [
+    '{"CORSRules": [{',
+    `  "AllowedOrigins": ${line([location.origin])},`,
+    `  "AllowedMethods": ${line(['GET', 'PUT', 'POST', 'DELETE', 'HEAD'])},`,
+    `  "AllowedHeaders": ${line(['*'])},`,
+    `  "ExposeHeaders": ${line(['ETag'])},`,
+    '  "MaxAgeSeconds": 3000',
+    '}]}',
+  ].join('\n');
+}
+
+function errorKind(err) {
+  return (err && typeof err.kind === 'string' && err.kind) || 'error';
+}
+
+// One line, without the JavaScript stack a wrapped browser error may carry.
+function plainMessage(err) {
+  const text = String((err && err.message) || err);
+  return text.split('\n')[0].replace(/JsValue\((\w*Error: [^)]*)\)?/, '$1').trim();
+}
+
+/** Shows an error in the error box; `what` names the operation (e.g. 'Upload of a.txt'). */
+function showError(err, what = '') {
+  const kind = errorKind(err);
+  const box = $('error-box');
+  box.dataset.kind = kind;
+  $('error-title').textContent = (what ? what + ': ' : '') + (KIND_TITLES[kind] || 'Something went wrong');
+  $('error-message').textContent = plainMessage(err);
+  const hint = (err && typeof err.hint === 'string' && err.hint) || '';
+  $('error-hint').textContent = hint;
+  $('error-hint').hidden = !hint;
+  // A fetch that fails outright is what a missing CORS rule looks like to a page.
+  const cors = kind === 'network' || /ETag|CORS/i.test(hint + ' ' + $('error-message').textContent);
+  $('error-cors').hidden = !cors;
+  if (cors) {
+    $('error-origin').textContent = location.origin;
+    $('error-cors-json').textContent = corsRule();
+  }
+  box.hidden = false;
+  if (!box.matches(':focus-within')) box.scrollIntoView({ block: 'nearest' });
+}
+
+function clearError() {
+  const box = $('error-box');
+  box.hidden = true;
+  delete box.dataset.kind;
+}
+
+// ------------------------------------------------------------------------ settings
+
+const FIELDS = { endpoint: 'endpoint', region: 'region', bucket: 'bucket', accessKeyId: 'access-key', addressingStyle: 'addressing' };
+const OPTIONS = { partSizeMiB: 'part-size', concurrency: 'concurrency', suite: 'suite' };
+const SECRETS = { secretAccessKey: 'secret-key', sessionToken: 'session-token' };
+
+function loadSettings() {
+  let saved;
+  try {
+    saved = JSON.parse(localStorage.getItem(STORE) || 'null');
+  } catch {
+    saved = null;
+  }
+  if (!saved || typeof saved !== 'object') return;
+  for (const [name, id] of Object.entries({ ...FIELDS, ...OPTIONS, ...SECRETS })) {
+    if (typeof saved[name] === 'string' && saved[name] !== '') $(id).value = saved[name];
+  }
+  $('remember').checked = true;
+  $('remember-secret').disabled = false;
+  $('remember-secret').checked = typeof saved.secretAccessKey === 'string';
+}
+
+function saveSettings() {
+  $('remember-secret').disabled = !$('remember').checked;
+  if (!$('remember').checked) {
+    $('remember-secret').checked = false;
+    localStorage.removeItem(STORE);
+    return;
+  }
+  const out = {};
+  for (const [name, id] of Object.entries({ ...FIELDS, ...OPTIONS })) out[name] = $(id).value;
+  if ($('remember-secret').checked) {
+    for (const [name, id] of Object.entries(SECRETS)) out[name] = $(id).value;
+  }
+  localStorage.setItem(STORE, JSON.stringify(out));
+}
+
+function client() {
+  const need = { endpoint: 'Endpoint URL', bucket: 'Bucket', 'access-key': 'Access key', 'secret-key': 'Secret key' };
+  for (const [id, label] of Object.entries(need)) {
+    if (!$(id).value.trim()) throw Object.assign(new Error(`${label} is empty`), { kind: 'config', hint: 'fill in the storage settings (section 1)' });
+  }
+  const options = {
+    endpoint: $('endpoint').value.trim().replace(/\/+$/, ''),
+    region: $('region').value.trim() || 'us-east-1',
+    bucket: $('bucket').value.trim(),
+    accessKeyId: $('access-key').value.trim(),
+    secretAccessKey: $('secret-key').value.trim(),
+    addressingStyle: $('addressing').value,
+  };
+  const token = $('session-token').value.trim();
+  if (token) options.sessionToken = token;
+  return new S3Client(options);
+}
+
+function context() {
+  const out = {};
+  for (const raw of $('context').value.split('\n')) {
+    const line = raw.trim();
+    if (!line) continue;
+    const eq = line.indexOf('=');
+    if (eq <= 0) throw Object.assign(new Error(`encryption context line "${line}" is not key=value`), { kind: 'config', hint: '' });
+    out[line.slice(0, eq).trim()] = line.slice(eq + 1).trim();
+  }
+  return Object.keys(out).length ? out : undefined;
+}
+
+function transferOptions() {
+  const partMiB = Math.max(5, Math.floor(Number($('part-size').value) || 8));
+  const concurrency = Math.min(32, Math.max(1, Math.floor(Number($('concurrency').value) || 4)));
+  return { partSize: partMiB * MIB, concurrency, context: context() };
+}
+
+// ---------------------------------------------------------------------------- keys
+
+async function readKey(input, status, slot, label) {
+  const file = input.files && input.files[0];
+  keys[slot] = null;
+  if (!file) {
+    status.textContent = 'none loaded';
+    delete status.dataset.loaded;
+    return;
+  }
+  const bytes = new Uint8Array(await file.arrayBuffer());
+  const text = new TextDecoder().decode(bytes.subarray(0, 200));
+  if (!/-----BEGIN [A-Z0-9 ]*KEY-----/.test(text)) {
+    status.textContent = `${file.name} is not a PEM key file`;
+    delete status.dataset.loaded;
+    showError(Object.assign(new Error(`${file.name} has no "-----BEGIN … KEY-----" line`), { kind: 'key', hint: `choose the ${label} (a .pem file)` }));
+    return;
+  }
+  if (slot === 'publicPem' && ready) {
+    // An empty message with this key: catches a file that is not an RSA public key now
+    // rather than at the first upload (0.5 ms; the private key is checked at download).
+    try {
+      encryptBuffer(bytes, new Uint8Array(0), 0x0478, 4096);
+    } catch (err) {
+      status.textContent = `${file.name} cannot be used`;
+      delete status.dataset.loaded;
+      showError(err, `Public key ${file.name}`);
+      return;
+    }
+  }
+  keys[slot] = bytes;
+  status.textContent = `${file.name} loaded`;
+  status.dataset.loaded = 'true';
+  // Clear the input so the same file can be chosen again after a change on disk.
+  input.value = '';
+}
+
+// ------------------------------------------------------------------ transfer rows
+
+function addRow(list, key, label) {
+  const li = $('transfer-row').content.firstElementChild.cloneNode(true);
+  li.dataset.key = key;
+  li.querySelector('.transfer-name').textContent = label;
+  list.prepend(li);
+  const bar = li.querySelector('progress');
+  bar.setAttribute('aria-label', label);
+  const status = li.querySelector('.transfer-status');
+  const cancel = li.querySelector('.cancel');
+  const row = {
+    li,
+    controller: new AbortController(),
+    started: 0,
+    set(state, text) {
+      li.dataset.state = state;
+      status.textContent = text;
+      if (state !== 'waiting' && state !== 'running') cancel.hidden = true;
+    },
+    progress(done, total) {
+      bar.max = total || 1;
+      bar.value = done;
+      const secs = (performance.now() - row.started) / 1000;
+      const rate = secs > 0.2 ? `, ${(done / 1e6 / secs).toFixed(1)} MB/s` : '';
+      status.textContent = `${fmtSize(done)} of ${fmtSize(total)}${rate}`;
+    },
+  };
+  cancel.addEventListener('click', () => {
+    row.controller.abort();
+    if (li.dataset.state === 'waiting') row.set('cancelled', 'cancelled');
+  });
+  return row;
+}
+
+function fmtSize(n) {
+  if (n < 1024) return `${n} B`;
+  if (n < MIB) return `${(n / 1024).toFixed(1)} KiB`;
+  if (n < 1024 * MIB) return `${(n / MIB).toFixed(1)} MiB`;
+  return `${(n / 1024 / MIB).toFixed(2)} GiB`;
+}
+
+// -------------------------------------------------------------------------- upload
+
+const queue = [];
+let uploading = false;
+
+function enqueue(files) {
+  clearError();
+  if (!files.length) return;
+  if (!keys.publicPem) {
+    showError(Object.assign(new Error('no public key loaded'), { kind: 'key', hint: 'choose public_key.pem in section 2 first' }));
+    return;
+  }
+  let prefix = $('upload-prefix').value.trim().replace(/^\/+/, '');
+  if (prefix && !prefix.endsWith('/')) prefix += '/';
+  for (const file of files) {
+    const key = prefix + file.name;
+    const row = addRow($('uploads'), key, `${key} (${fmtSize(file.size)})`);
+    queue.push({ file, key, row });
+  }
+  pump();
+}
+
+async function pump() {
+  if (uploading) return;
+  uploading = true;
+  try {
+    while (queue.length) {
+      const job = queue.shift();
+      if (job.row.controller.signal.aborted) continue;
+      await upload(job);
+    }
+  } finally {
+    uploading = false;
+  }
+}
+
+async function upload({ file, key, row }) {
+  row.set('running', 'encrypting…');
+  row.started = performance.now();
+  try {
+    const s3 = client();
+    const { partSize, concurrency, context: ctx } = transferOptions();
+    const options = { partSize, concurrency, multipartThreshold: partSize, suite: parseInt($('suite').value, 16) };
+    if (ctx) options.context = ctx;
+    const r = await s3.upload(key, file, keys.publicPem, options, (done, total) => row.progress(done, total), row.controller.signal);
+    const secs = (performance.now() - row.started) / 1000;
+    row.li.querySelector('progress').value = row.li.querySelector('progress').max;
+    row.li.dataset.parts = String(r.parts);
+    row.set('done', `uploaded: ${fmtSize(r.plaintextBytes)} encrypted to ${fmtSize(r.messageBytes)}` +
+      `${r.parts ? ` in ${r.parts} parts` : ''}, suite ${r.suite}, ${(r.plaintextBytes / 1e6 / secs).toFixed(1)} MB/s`);
+    saveSettings();
+  } catch (err) {
+    if (errorKind(err) === 'cancelled' || row.controller.signal.aborted) {
+      row.set('cancelled', 'cancelled: nothing was left in the bucket');
+    } else {
+      row.set('error', `failed: ${plainMessage(err)}`);
+      showError(err, `Upload of ${file.name}`);
+    }
+  }
+}
+
+// ------------------------------------------------------------------------ listing
+
+async function list(event) {
+  event.preventDefault();
+  clearError();
+  const status = $('list-status');
+  status.textContent = 'listing…';
+  const body = $('objects').tBodies[0];
+  try {
+    const objects = await client().list($('list-prefix').value.trim());
+    body.replaceChildren(...objects.map(objectRow));
+    $('objects').hidden = objects.length === 0;
+    status.textContent = objects.length === 1 ? '1 object' : `${objects.length} objects`;
+    saveSettings();
+  } catch (err) {
+    status.textContent = 'listing failed';
+    showError(err, 'Listing');
+  }
+}
+
+function objectRow(o) {
+  const tr = document.createElement('tr');
+  tr.dataset.key = o.key;
+  const cell = (text, cls) => {
+    const td = document.createElement('td');
+    td.textContent = text;
+    if (cls) td.className = cls;
+    tr.append(td);
+    return td;
+  };
+  cell(o.key, 'key');
+  cell(fmtSize(o.size), 'num').title = `${o.size} bytes`;
+  const when = new Date(o.lastModified);
+  cell(isNaN(when) ? String(o.lastModified || '') : when.toLocaleString());
+  const td = cell('');
+  const button = document.createElement('button');
+  button.type = 'button';
+  button.textContent = 'Download & decrypt';
+  button.dataset.testid = 'download-button';
+  button.setAttribute('aria-label', `Download and decrypt ${o.key}`);
+  button.addEventListener('click', () => download(o.key));
+  td.append(button);
+  return tr;
+}
+
+// ----------------------------------------------------------------------- download
+
+function baseName(key) {
+  return key.split('/').filter(Boolean).pop() || 'download';
+}
+
+async function download(key) {
+  clearError();
+  window.__cseLastDownload = null;
+  if (!keys.privatePem) {
+    showError(Object.assign(new Error('no private key loaded'), { kind: 'key', hint: 'choose private_key.pem in section 2 first' }));
+    return;
+  }
+  const name = baseName(key);
+  // Ask where to save first, while the click still counts as a user gesture. The writable
+  // stream writes to a swap file that only close() moves into place.
+  let writable = null;
+  if (typeof window.showSaveFilePicker === 'function') {
+    try {
+      const handle = await window.showSaveFilePicker({ suggestedName: name });
+      writable = await handle.createWritable();
+    } catch (err) {
+      if (err && err.name === 'AbortError') return; // the person closed the dialog
+      showError(Object.assign(new Error(`cannot write the file: ${err.message || err}`), { kind: 'config', hint: '' }), `Download of ${key}`);
+      return;
+    }
+  }
+  const row = addRow($('downloads'), key, key);
+  row.set('running', 'downloading…');
+  row.started = performance.now();
+  const chunks = [];
+  let written = 0;
+  const sink = writable
+    ? { write: (chunk) => { written += chunk.length; return writable.write(chunk); } }
+    : { write: (chunk) => { written += chunk.length; chunks.push(chunk); } };
+  try {
+    const s3 = client();
+    const { partSize, concurrency, context: ctx } = transferOptions();
+    const options = { partSize, concurrency };
+    if (ctx) options.context = ctx;
+    const r = await s3.download(key, keys.privatePem, options, sink, (done, total) => row.progress(done, total), row.controller.signal);
+    row.li.querySelector('progress').value = row.li.querySelector('progress').max;
+    const secs = (performance.now() - row.started) / 1000;
+    const rate = `${(r.plaintextBytes / 1e6 / secs).toFixed(1)} MB/s`;
+    if (writable) {
+      await writable.close();
+      writable = null;
+      row.set('done', `verified and saved as ${name}: ${fmtSize(r.plaintextBytes)}, suite ${r.suite}, ${rate}`);
+      window.__cseLastDownload = { key, name, size: r.plaintextBytes, via: 'picker' };
+    } else {
+      const blob = new Blob(chunks, { type: 'application/octet-stream' });
+      chunks.length = 0;
+      const a = document.createElement('a');
+      a.href = URL.createObjectURL(blob);
+      a.download = name;
+      a.textContent = `Save ${name}`;
+      a.dataset.testid = 'download-link';
+      row.li.querySelector('.transfer-link').append(a);
+      row.set('done', `verified: ${fmtSize(r.plaintextBytes)}, suite ${r.suite}, ${rate}`);
+      window.__cseLastDownload = { key, name, size: r.plaintextBytes, via: 'blob', blob, url: a.href };
+    }
+  } catch (err) {
+    // Whatever was written is unverified: throw it away.
+    chunks.length = 0;
+    if (writable) await writable.abort().catch(() => {});
+    if (errorKind(err) === 'cancelled' || row.controller.signal.aborted) {
+      row.set('cancelled', 'cancelled: nothing was saved');
+    } else {
+      row.set('error', `failed (${written ? 'the partial output was discarded' : 'nothing was saved'}): ${plainMessage(err)}`);
+      showError(err, `Download of ${key}`);
+    }
+  }
+}
+
+// -------------------------------------------------------------------------- wiring
+
+function wire() {
+  $('error-dismiss').addEventListener('click', clearError);
+  $('settings').addEventListener('submit', (e) => e.preventDefault());
+  $('settings').addEventListener('change', saveSettings);
+  $('public-key-file').addEventListener('change', (e) => readKey(e.target, $('public-key-status'), 'publicPem', 'public key'));
+  $('private-key-file').addEventListener('change', (e) => readKey(e.target, $('private-key-status'), 'privatePem', 'private key'));
+  $('upload-files').addEventListener('change', (e) => {
+    const files = [...e.target.files];
+    e.target.value = '';
+    enqueue(files);
+  });
+  const zone = $('drop-zone');
+  for (const type of ['dragenter', 'dragover']) {
+    zone.addEventListener(type, (e) => {
+      e.preventDefault();
+      zone.classList.add('over');
+    });
+  }
+  zone.addEventListener('dragleave', () => zone.classList.remove('over'));
+  zone.addEventListener('drop', (e) => {
+    e.preventDefault();
+    zone.classList.remove('over');
+    if (!ready) return;
+    enqueue([...(e.dataTransfer?.files || [])]);
+  });
+  // A file dropped next to the zone must not make the browser navigate away.
+  window.addEventListener('dragover', (e) => e.preventDefault());
+  window.addEventListener('drop', (e) => e.preventDefault());
+  $('list-form').addEventListener('submit', list);
+}
+
+async function main() {
+  loadSettings();
+  wire();
+  const controls = document.querySelectorAll('#upload-files, #list-button');
+  controls.forEach((c) => { c.disabled = true; });
+  try {
+    await init();
+    $('version').textContent = version();
+    ready = true;
+    controls.forEach((c) => { c.disabled = false; });
+    $('loading').hidden = true;
+    document.body.dataset.ready = 'true';
+  } catch (err) {
+    $('loading').textContent = 'The encryption module did not load: this page cannot work.';
+    showError(Object.assign(new Error(`loading pkg/cse_web_bg.wasm failed: ${err.message || err}`), { kind: 'config', hint: 'the page needs a browser with WebAssembly, served over http(s) with the pkg/ folder next to it' }));
+    document.body.dataset.ready = 'failed';
+  }
+}
+
+main();
