@@ -1,6 +1,7 @@
 //! The S3 commands: cp, ls, rm, mb, mpu.
 
 use std::path::{Component, Path, PathBuf};
+use std::sync::Arc;
 
 use clap::ArgMatches;
 use cse_s3::{Client, parse_s3_url};
@@ -356,9 +357,10 @@ async fn cp(
                 }
                 vec![(key.to_string(), String::new())]
             };
+            // Read and parse the private key once for every object.
+            let keyring = Arc::new(spec.decrypting(&pem)?);
             for (object, rel) in objects {
                 let dest = local_destination(&args.dst, &object, &rel, args.recursive)?;
-                let keyring = spec.decrypting(&pem)?;
                 let dest_text = dest.display().to_string();
                 let sink = Sink::open(&dest_text)?;
                 let label = format!("s3://{bucket}/{object}");
@@ -367,9 +369,16 @@ async fn cp(
                     key: &object,
                     label: &label,
                 };
-                let got = download(&plan, from, keyring, config.clone(), sink, &spec.label())
-                    .await
-                    .map_err(|f| f.context(&label))?;
+                let got = download(
+                    &plan,
+                    from,
+                    keyring.clone(),
+                    config.clone(),
+                    sink,
+                    &spec.label(),
+                )
+                .await
+                .map_err(|f| f.context(&label))?;
                 if !quiet && dest_text != "-" {
                     println!(
                         "download: {label} to {dest_text} ({} bytes decrypted from {}, suite {})",

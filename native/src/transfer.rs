@@ -322,7 +322,7 @@ pub struct Downloaded {
 pub async fn download(
     plan: &Plan,
     from: Object<'_>,
-    keyring: RawRsaKeyring,
+    keyring: Arc<RawRsaKeyring>,
     config: DecryptConfig,
     sink: Sink,
     key_label: &str,
