@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Run an awses-decrypt-generate manifest (checklist 10.4) with the OFFICIAL AWS
+"""Run an awses-decrypt-generate manifest (docs/esdk-format-notes.md §10.4) with the OFFICIAL AWS
 Encryption SDK for Python, producing tampered (negative) test vectors.
 
 The official Python "test vector handlers" (awses-full-message-decrypt-generate)

@@ -63,7 +63,7 @@ class Unsupported(Exception):
 
 
 # --------------------------------------------------------------------------
-# Master-key descriptions (checklist section 10.2)
+# Master-key descriptions (docs/esdk-format-notes.md §10.2)
 
 
 def rsa_master_key(key, provider_id, padding, padding_hash=None):
