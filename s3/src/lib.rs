@@ -36,6 +36,14 @@ pub const MAX_PARTS: u64 = 10_000;
 pub const MIN_PART_SIZE: u64 = 5 << 20;
 /// Largest part.
 pub const MAX_PART_SIZE: u64 = 5 << 30;
+/// Largest XML answer read (a listing page of 1 000 keys of 1 024 bytes is about 1.5 MB).
+pub const MAX_XML_ANSWER: u64 = 16 << 20;
+/// Bytes of an error answer read; the rest is dropped.
+const MAX_ERROR_ANSWER: u64 = 64 << 10;
+/// Characters of a server's error code and message kept (they are shown to people).
+const MAX_ERROR_TEXT: usize = 300;
+/// Depth of XML element nesting accepted (S3 documents use four levels).
+pub const MAX_XML_DEPTH: usize = 32;
 
 /// The current time: the browser clock on wasm32, the system clock elsewhere.
 pub fn now() -> SystemTime {
@@ -236,6 +244,8 @@ struct Request<'a> {
     query: Vec<(&'static str, String)>,
     headers: Vec<(&'static str, String)>,
     body: Body,
+    /// Largest successful answer body accepted.
+    max_answer: u64,
 }
 
 impl<'a> Request<'a> {
@@ -247,7 +257,12 @@ impl<'a> Request<'a> {
             query: Vec::new(),
             headers: Vec::new(),
             body: Body::default(),
+            max_answer: MAX_XML_ANSWER,
         }
+    }
+    fn max_answer(mut self, bytes: u64) -> Self {
+        self.max_answer = bytes;
+        self
     }
     fn query(mut self, name: &'static str, value: impl Into<String>) -> Self {
         self.query.push((name, value.into()));
@@ -278,6 +293,7 @@ impl<'a> Request<'a> {
 
 /// A response that succeeded.
 struct Response {
+    status: u16,
     headers: http::HeaderMap,
     body: Bytes,
 }
@@ -439,17 +455,35 @@ impl Client {
             })?;
         let status = resp.status().as_u16();
         let headers = resp.headers().clone();
-        let body = read_body(resp).await.map_err(|e| S3Error::Network {
-            operation: op(),
-            detail: format!("reading the answer: {}", error_chain(&e)),
+        let ok = (200..300).contains(&status);
+        // An error document is read only in part; a success must fit its bound.
+        let limit = if ok { req.max_answer } else { MAX_ERROR_ANSWER };
+        let body = read_body(resp, limit, ok).await.map_err(|e| match e {
+            ReadError::Http(e) => S3Error::Network {
+                operation: op(),
+                detail: format!("reading the answer: {}", error_chain(&e)),
+            },
+            ReadError::TooLarge(announced) => S3Error::Protocol {
+                operation: op(),
+                detail: format!(
+                    "the answer is larger than the {limit} bytes expected{}",
+                    announced
+                        .map(|n| format!(" (Content-Length {n})"))
+                        .unwrap_or_default()
+                ),
+            },
         })?;
-        if (200..300).contains(&status) {
-            return Ok(Response { headers, body });
+        if ok {
+            return Ok(Response {
+                status,
+                headers,
+                body,
+            });
         }
         let (code, message) = match xml::parse(&body) {
             Ok(root) if root.name == "Error" => (
-                root.text_of("Code").unwrap_or_default().to_string(),
-                root.text_of("Message").unwrap_or_default().to_string(),
+                capped(root.text_of("Code").unwrap_or_default()),
+                capped(root.text_of("Message").unwrap_or_default()),
             ),
             _ => (default_code(status).to_string(), String::new()),
         };
@@ -530,6 +564,8 @@ impl Client {
     }
 
     /// Bytes `start..end` of an object. With `if_match`, fails if the object's ETag changed.
+    /// The answer must be exactly those bytes: its length and `Content-Range` are checked,
+    /// and no more than `end - start` bytes are read.
     pub async fn get_range(
         &self,
         bucket: &str,
@@ -538,28 +574,63 @@ impl Client {
         end: u64,
         if_match: Option<&str>,
     ) -> Result<Bytes, S3Error> {
+        let op = || format!("GET s3://{bucket}/{key}");
+        let proto = |detail: String| S3Error::Protocol {
+            operation: op(),
+            detail,
+        };
+        if end <= start {
+            return Err(S3Error::Config(format!(
+                "{}: empty range {start}..{end}",
+                op()
+            )));
+        }
+        let want = end - start;
         let mut req = Request::new("GET", bucket, Some(key))
-            .header("range", format!("bytes={}-{}", start, end - 1));
+            .header("range", format!("bytes={}-{}", start, end - 1))
+            .max_answer(want);
         if let Some(etag) = if_match.filter(|e| !e.is_empty()) {
             req = req.header("if-match", etag);
         }
-        let body = self.send(req).await?.body;
-        if body.len() as u64 != end - start {
-            return Err(S3Error::Protocol {
-                operation: format!("GET s3://{bucket}/{key}"),
-                detail: format!(
-                    "asked for bytes {start}..{end}, received {} bytes",
-                    body.len()
-                ),
-            });
+        let resp = self.send(req).await?;
+        match (resp.status, resp.header("content-range")) {
+            (206, Some(range)) => match parse_content_range(&range) {
+                Some((first, last, _)) if first == start && last.checked_add(1) == Some(end) => {}
+                _ => {
+                    return Err(proto(format!(
+                        "asked for bytes {start}..{end}, the answer says {:?}",
+                        printable_ascii(&range)
+                    )));
+                }
+            },
+            (206, None) => return Err(proto("a partial answer without Content-Range".into())),
+            // A server that ignores Range sends the whole object: only right from the start.
+            (200, _) if start == 0 => {}
+            (status, _) => {
+                return Err(proto(format!(
+                    "asked for bytes {start}..{end}, got HTTP {status}"
+                )));
+            }
         }
-        Ok(body)
+        if resp.body.len() as u64 != want {
+            return Err(proto(format!(
+                "asked for bytes {start}..{end}, received {} bytes",
+                resp.body.len()
+            )));
+        }
+        Ok(resp.body)
     }
 
     /// A whole object.
-    pub async fn get_object(&self, bucket: &str, key: &str) -> Result<Bytes, S3Error> {
+    /// The object is read whole into memory: at most `max_size` bytes are accepted.
+    pub async fn get_object(
+        &self,
+        bucket: &str,
+        key: &str,
+        max_size: u64,
+    ) -> Result<Bytes, S3Error> {
         Ok(self
-            .send(Request::new("GET", bucket, Some(key)))
+            .send(Request::new("GET", bucket, Some(key)).max_answer(max_size))
             .await?
             .body)
     }
@@ -641,13 +712,19 @@ impl Client {
         let root = self.xml(&resp, "ListBucketResult", &op)?;
         let objects = root
             .all("Contents")
-            .map(|c| ObjectInfo {
-                key: c.text_of("Key").unwrap_or_default().to_string(),
-                size: c.text_of("Size").and_then(|s| s.parse().ok()).unwrap_or(0),
-                etag: c.text_of("ETag").unwrap_or_default().to_string(),
-                last_modified: c.text_of("LastModified").unwrap_or_default().to_string(),
+            .map(|c| {
+                let size = c.text_of("Size").unwrap_or_default();
+                Ok(ObjectInfo {
+                    key: c.text_of("Key").unwrap_or_default().to_string(),
+                    size: size.trim().parse().map_err(|_| S3Error::Protocol {
+                        operation: op.clone(),
+                        detail: format!("object size {:?} is not a number", printable_ascii(size)),
+                    })?,
+                    etag: c.text_of("ETag").unwrap_or_default().to_string(),
+                    last_modified: c.text_of("LastModified").unwrap_or_default().to_string(),
+                })
             })
-            .collect();
+            .collect::<Result<_, S3Error>>()?;
         let prefixes = root
             .all("CommonPrefixes")
             .filter_map(|p| p.text_of("Prefix").map(str::to_string))
@@ -680,6 +757,12 @@ impl Client {
                 .await?;
             all.extend(page.objects);
             match page.next_token {
+                Some(t) if token.as_ref() == Some(&t) => {
+                    return Err(S3Error::Protocol {
+                        operation: format!("GET s3://{bucket}/ (list-type)"),
+                        detail: "the listing gave the same continuation token twice".into(),
+                    });
+                }
                 Some(t) => token = Some(t),
                 None => return Ok(all),
             }
@@ -765,8 +848,8 @@ impl Client {
             return Err(S3Error::Service {
                 operation: op,
                 status: 200,
-                code: root.text_of("Code").unwrap_or_default().to_string(),
-                message: root.text_of("Message").unwrap_or_default().to_string(),
+                code: capped(root.text_of("Code").unwrap_or_default()),
+                message: capped(root.text_of("Message").unwrap_or_default()),
             });
         }
         Ok(root.text_of("ETag").unwrap_or_default().to_string())
@@ -819,26 +902,104 @@ impl Client {
             if root.text_of("IsTruncated") != Some("true") || next.0.is_empty() {
                 return Ok(all);
             }
-            markers = Some((next.0.to_string(), next.1.to_string()));
+            let next = (next.0.to_string(), next.1.to_string());
+            if markers.as_ref() == Some(&next) {
+                return Err(S3Error::Protocol {
+                    operation: op,
+                    detail: "the listing gave the same markers twice".into(),
+                });
+            }
+            markers = Some(next);
         }
     }
 }
 
-/// The whole body. Natively it is copied chunk by chunk into one buffer of the announced
-/// length, so a large body is held once rather than as chunks plus their concatenation.
-async fn read_body(resp: reqwest::Response) -> Result<Bytes, reqwest::Error> {
+/// Why an answer body was not read.
+enum ReadError {
+    Http(reqwest::Error),
+    /// More than the bound (the announced length, if that is what said so).
+    TooLarge(Option<u64>),
+}
+
+/// The body, at most `limit` bytes. Over the limit, a success (`strict`) is an error, and
+/// anything else is cut there (an error document is only shown). Natively it is copied chunk
+/// by chunk into one buffer, so a large body is held once rather than as chunks plus their
+/// concatenation, and the announced length reserves no more than the limit.
+async fn read_body(resp: reqwest::Response, limit: u64, strict: bool) -> Result<Bytes, ReadError> {
+    let announced = resp.content_length();
+    if strict && announced.is_some_and(|n| n > limit) {
+        return Err(ReadError::TooLarge(announced));
+    }
     #[cfg(not(target_arch = "wasm32"))]
     {
         let mut resp = resp;
-        let capacity = resp.content_length().unwrap_or(0).min(MAX_PART_SIZE) as usize;
-        let mut buf = bytes::BytesMut::with_capacity(capacity);
-        while let Some(chunk) = resp.chunk().await? {
+        let cap = usize::try_from(announced.unwrap_or(0).min(limit)).unwrap_or(0);
+        let mut buf = bytes::BytesMut::with_capacity(cap);
+        while let Some(chunk) = resp.chunk().await.map_err(ReadError::Http)? {
+            let room = usize::try_from(limit)
+                .unwrap_or(usize::MAX)
+                .saturating_sub(buf.len());
+            if chunk.len() > room {
+                if strict {
+                    return Err(ReadError::TooLarge(None));
+                }
+                buf.extend_from_slice(&chunk[..room]);
+                break;
+            }
             buf.extend_from_slice(&chunk);
         }
         Ok(buf.freeze())
     }
     #[cfg(target_arch = "wasm32")]
-    resp.bytes().await
+    {
+        let body = resp.bytes().await.map_err(ReadError::Http)?;
+        let limit = usize::try_from(limit).unwrap_or(usize::MAX);
+        match body.len() > limit {
+            true if strict => Err(ReadError::TooLarge(None)),
+            true => Ok(body.slice(..limit)),
+            false => Ok(body),
+        }
+    }
+}
+
+/// `bytes FIRST-LAST/TOTAL` (TOTAL may be `*`).
+fn parse_content_range(value: &str) -> Option<(u64, u64, Option<u64>)> {
+    let rest = value.trim().strip_prefix("bytes")?.trim_start();
+    let (span, total) = rest.split_once('/')?;
+    let (first, last) = span.split_once('-')?;
+    let digits = |t: &str| {
+        let t = t.trim();
+        (!t.is_empty() && t.bytes().all(|b| b.is_ascii_digit()))
+            .then(|| t.parse::<u64>().ok())
+            .flatten()
+    };
+    let (first, last) = (digits(first)?, digits(last)?);
+    let total = match total.trim() {
+        "*" => None,
+        t => Some(digits(t)?),
+    };
+    (first <= last && total.is_none_or(|t| last < t)).then_some((first, last, total))
+}
+
+/// A server-given text cut to a length fit for a message.
+fn capped(text: &str) -> String {
+    match text.char_indices().nth(MAX_ERROR_TEXT) {
+        Some((at, _)) => format!("{}…", &text[..at]),
+        None => text.to_string(),
+    }
+}
+
+/// A header value for a message: visible ASCII kept, the rest escaped, the length capped.
+fn printable_ascii(text: &str) -> String {
+    let mut out = String::new();
+    for c in capped(text).chars() {
+        if c == '…' || (c.is_ascii() && !c.is_ascii_control()) {
+            out.push(c);
+        } else {
+            out.extend(c.escape_default());
+        }
+    }
+    out
 }
 
 fn default_code(status: u16) -> &'static str {
@@ -969,6 +1130,48 @@ mod tests {
         assert!(!svc(403, "SignatureDoesNotMatch").is_transient());
         assert!(!svc(404, "NoSuchBucket").is_transient());
         assert!(svc(403, "SignatureDoesNotMatch").hint().is_some());
+    }
+
+    #[test]
+    fn content_ranges_parse_strictly() {
+        assert_eq!(
+            parse_content_range("bytes 0-99/200"),
+            Some((0, 99, Some(200)))
+        );
+        assert_eq!(parse_content_range("bytes 5-5/*"), Some((5, 5, None)));
+        for bad in [
+            "",
+            "bytes",
+            "bytes 9-1/200",
+            "bytes 0-200/200",
+            "bytes -1-5/9",
+            "bytes 0-99999999999999999999999/1",
+            "bytes 0-1/+5",
+            "items 0-1/2",
+            "bytes 0-1",
+            "bytes \u{1b}0-1/2",
+        ] {
+            assert_eq!(parse_content_range(bad), None, "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn server_text_is_capped() {
+        let long = "é".repeat(5000);
+        let c = capped(&long);
+        assert_eq!(c.chars().count(), MAX_ERROR_TEXT + 1);
+        assert_eq!(printable_ascii("a\u{1b}]0;x\u{7}"), "a\\u{1b}]0;x\\u{7}");
+    }
+
+    #[test]
+    fn empty_ranges_are_refused_without_a_request() {
+        let c = client(Addressing::Path);
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("runtime");
+        let r = rt.block_on(c.get_range("b", "k", 5, 5, None));
+        assert!(matches!(r, Err(S3Error::Config(_))));
     }
 
     #[test]

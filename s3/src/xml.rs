@@ -31,7 +31,9 @@ impl Element {
     }
 }
 
-/// Parses a document into its root element.
+/// Parses a document into its root element. Elements nest at most
+/// [`MAX_XML_DEPTH`](crate::MAX_XML_DEPTH) deep (so a hostile answer cannot build a tree
+/// whose recursive drop overflows the stack).
 pub fn parse(doc: &[u8]) -> Result<Element, String> {
     let mut reader = Reader::from_reader(doc);
     let mut stack: Vec<Element> = Vec::new();
@@ -41,10 +43,18 @@ pub fn parse(doc: &[u8]) -> Result<Element, String> {
             .read_event_into(&mut buf)
             .map_err(|e| format!("XML: {e}"))?;
         match event {
-            Event::Start(start) => stack.push(Element {
-                name: String::from_utf8_lossy(start.local_name().as_ref()).into_owned(),
-                ..Element::default()
-            }),
+            Event::Start(start) => {
+                if stack.len() >= crate::MAX_XML_DEPTH {
+                    return Err(format!(
+                        "XML: elements nested deeper than {}",
+                        crate::MAX_XML_DEPTH
+                    ));
+                }
+                stack.push(Element {
+                    name: String::from_utf8_lossy(start.local_name().as_ref()).into_owned(),
+                    ..Element::default()
+                })
+            }
             Event::Empty(start) => {
                 let el = Element {
                     name: String::from_utf8_lossy(start.local_name().as_ref()).into_owned(),
@@ -126,6 +136,31 @@ mod tests {
     #[test]
     fn truncated_document_is_an_error() {
         assert!(parse(b"<Error><Code>Slow").is_err());
+    }
+
+    #[test]
+    fn deep_nesting_is_refused() {
+        let depth = 100_000;
+        let doc = format!("{}{}", "<a>".repeat(depth), "</a>".repeat(depth));
+        assert!(parse(doc.as_bytes()).is_err());
+        let ok = format!("{}{}", "<a>".repeat(8), "</a>".repeat(8));
+        assert!(parse(ok.as_bytes()).is_ok());
+    }
+
+    #[test]
+    fn hostile_documents_are_errors() {
+        for doc in [
+            &b""[..],
+            b"<a>",
+            b"</a>",
+            b"<a></b>",
+            b"<a>&unknown;</a>",
+            b"<a>&#xFFFFFFFF;</a>",
+            b"\xff\xfe<a/>",
+            b"<!DOCTYPE a [<!ENTITY x \"y\">]><a>&x;</a>",
+        ] {
+            let _ = parse(doc);
+        }
     }
 
     #[test]
