@@ -21,6 +21,14 @@ impl<'a> Reader<'a> {
         Self { data, pos: 0 }
     }
 
+    /// A reader over `data` that starts at `pos` (positions still count from `data`'s start).
+    pub(crate) fn at(data: &'a [u8], pos: usize) -> Self {
+        Self {
+            data,
+            pos: pos.min(data.len()),
+        }
+    }
+
     pub(crate) fn position(&self) -> usize {
         self.pos
     }

@@ -231,9 +231,13 @@ pub(crate) fn derive_keys(
             info.extend_from_slice(&id);
             info.extend_from_slice(message_id);
             if suite.kdf() == Kdf::HkdfSha256 {
-                hkdf::Hkdf::<sha2::Sha256>::new(None, data_key).expand(&info, &mut key)
+                let (mut prk_bytes, prk) = hkdf::Hkdf::<sha2::Sha256>::extract(None, data_key);
+                zeroize::Zeroize::zeroize(&mut prk_bytes[..]);
+                prk.expand(&info, &mut key)
             } else {
-                hkdf::Hkdf::<sha2::Sha384>::new(None, data_key).expand(&info, &mut key)
+                let (mut prk_bytes, prk) = hkdf::Hkdf::<sha2::Sha384>::extract(None, data_key);
+                zeroize::Zeroize::zeroize(&mut prk_bytes[..]);
+                prk.expand(&info, &mut key)
             }
             .map_err(expand_err)?;
             Ok(DerivedKeys {
@@ -242,7 +246,11 @@ pub(crate) fn derive_keys(
             })
         }
         Kdf::HkdfSha512Committing => {
-            let prk = hkdf::Hkdf::<sha2::Sha512>::new(Some(message_id), data_key);
+            // The extracted PRK is zeroed here; the HMAC state inside `prk` zeroes itself
+            // on drop (hmac's `zeroize` feature).
+            let (mut prk_bytes, prk) =
+                hkdf::Hkdf::<sha2::Sha512>::extract(Some(message_id), data_key);
+            zeroize::Zeroize::zeroize(&mut prk_bytes[..]);
             let mut info = [0u8; 11];
             info[..2].copy_from_slice(&id);
             info[2..].copy_from_slice(b"DERIVEKEY");

@@ -11,21 +11,42 @@ use crate::body::{self, FINAL_MARKER, MAX_NON_FRAMED, Part};
 use crate::codec::{Reader, Short};
 use crate::context::{self, EncryptionContext, PUBLIC_KEY_FIELD};
 use crate::crypto::{self, GcmKey, IV_LEN, MessageHash, TAG_LEN, Verifier};
-use crate::error::Error;
-use crate::header::{ContentType, Header, ParseRules};
+use crate::error::{Error, Limit, MAX_SHOWN_CHARS, printable};
+use crate::header::{ContentType, Header, HeaderScan, ParseRules};
 use crate::keyring::{DecryptionMaterials, Keyring};
 use crate::suite::CommitmentPolicy;
 
-/// Default limit on the header size (16 MiB); it bounds the memory a header can take.
-pub const DEFAULT_MAX_HEADER_SIZE: usize = 16 << 20;
+/// Default limit on encrypted data keys per message. The users' messages hold one; a message
+/// shared with a group holds one per member.
+pub const DEFAULT_MAX_ENCRYPTED_DATA_KEYS: usize = 16;
+/// Default limit on data-key unwrap attempts per message: each RSA-4096 attempt is a
+/// private-key operation (milliseconds of CPU), so a header cannot make us spend seconds.
+pub const DEFAULT_MAX_KEY_ATTEMPTS: usize = 8;
+/// Default limit on the header size (1 MiB); with 16 data keys a header of the official SDKs
+/// stays under 10 KiB, and a header is held whole until its tag verifies.
+pub const DEFAULT_MAX_HEADER_SIZE: usize = 1 << 20;
+/// Default limit on the frame length a header may declare (8 MiB): a frame is held until its
+/// tag verifies. The official SDKs write frames of 4096 bytes by default.
+pub const DEFAULT_MAX_FRAME_LENGTH: u64 = 8 << 20;
+/// Default limit on a non-framed body (8 MiB): it is held whole until its tag verifies.
+/// Official SDKs of the current versions never write non-framed bodies.
+pub const DEFAULT_MAX_NON_FRAMED_SIZE: u64 = 8 << 20;
 
-/// Settings of one decryption. `Default` matches the official Python SDK 4.x.
+/// Settings of one decryption. `Default` matches the official Python SDK 4.x, with limits
+/// that bound what a hostile message can make the decryptor hold or compute.
+///
+/// Every limit is checked as soon as its field is read, before anything is allocated for it,
+/// and is reported as [`Error::LimitExceeded`] naming the setting. `None` removes a limit.
 #[derive(Clone, Debug)]
 pub struct DecryptConfig {
     /// Which suites may be read (default: committing suites only).
     pub commitment_policy: CommitmentPolicy,
-    /// Fail as soon as the header announces more encrypted data keys than this.
+    /// Fail as soon as the header announces more encrypted data keys than this
+    /// (default [`DEFAULT_MAX_ENCRYPTED_DATA_KEYS`]).
     pub max_encrypted_data_keys: Option<usize>,
+    /// Fail once the keyrings have tried to unwrap this many data keys without success
+    /// (default [`DEFAULT_MAX_KEY_ATTEMPTS`]).
+    pub max_key_attempts: Option<usize>,
     /// Pairs the caller expects. Each pair stored in the header must have the same value;
     /// pairs not stored in the header are authenticated as "required" context (they must
     /// have been given as required keys when the message was written).
@@ -33,22 +54,39 @@ pub struct DecryptConfig {
     /// Fail right after the header if the message is signed (for callers that release
     /// plaintext as it streams and cannot wait for the footer).
     pub refuse_signed: bool,
-    /// Largest accepted header (default 16 MiB).
+    /// Largest accepted header (default [`DEFAULT_MAX_HEADER_SIZE`]).
     pub max_header_size: Option<usize>,
-    /// Largest accepted frame length or non-framed content length. Plaintext is buffered up
-    /// to this size before its tag is checked.
-    pub max_body_size: Option<u64>,
+    /// Largest accepted frame length (default [`DEFAULT_MAX_FRAME_LENGTH`]).
+    pub max_frame_length: Option<u64>,
+    /// Largest accepted non-framed body (default [`DEFAULT_MAX_NON_FRAMED_SIZE`]).
+    pub max_non_framed_size: Option<u64>,
+}
+
+impl DecryptConfig {
+    /// The same settings with every limit removed (for trusted input, such as test vectors).
+    pub fn without_limits(self) -> Self {
+        Self {
+            max_encrypted_data_keys: None,
+            max_key_attempts: None,
+            max_header_size: None,
+            max_frame_length: None,
+            max_non_framed_size: None,
+            ..self
+        }
+    }
 }
 
 impl Default for DecryptConfig {
     fn default() -> Self {
         Self {
             commitment_policy: CommitmentPolicy::default(),
-            max_encrypted_data_keys: None,
+            max_encrypted_data_keys: Some(DEFAULT_MAX_ENCRYPTED_DATA_KEYS),
+            max_key_attempts: Some(DEFAULT_MAX_KEY_ATTEMPTS),
             encryption_context: EncryptionContext::new(),
             refuse_signed: false,
             max_header_size: Some(DEFAULT_MAX_HEADER_SIZE),
-            max_body_size: None,
+            max_frame_length: Some(DEFAULT_MAX_FRAME_LENGTH),
+            max_non_framed_size: Some(DEFAULT_MAX_NON_FRAMED_SIZE),
         }
     }
 }
@@ -162,6 +200,7 @@ pub struct Decryptor<K> {
     state: State,
     buf: Vec<u8>,
     need: usize,
+    scan: HeaderScan,
     header: Option<Header>,
     body: Option<Body>,
     aad: Vec<u8>,
@@ -187,6 +226,7 @@ impl<K: Keyring> Decryptor<K> {
             state: State::Header,
             buf: Vec::new(),
             need: 0,
+            scan: HeaderScan::default(),
             header: None,
             body: None,
             aad: Vec::with_capacity(128),
@@ -309,28 +349,33 @@ impl<K: Keyring> Decryptor<K> {
             refuse_signed: self.config.refuse_signed,
             max_header_size: self.config.max_header_size,
         };
-        let (header, body_len) = need!(Header::parse_body(data, &rules)?);
-        let total = body_len + header.auth_len();
-        // The parser checks the limit while it waits for bytes; a header that arrived whole
-        // is checked here.
-        if let Some(limit) = self.config.max_header_size
-            && total > limit
-        {
-            return Err(Error::HeaderTooLarge { limit });
+        // Find the header's end first, walking each field once; then parse it once, whole.
+        let total = need!(self.scan.advance(data, &rules)?);
+        let (header, body_len) = Header::parse_body(&data[..total], &rules)?
+            .map_err(|_| Error::Misuse("the header scan and parse disagree"))?;
+        if body_len + header.auth_len() != total {
+            return Err(Error::Misuse("the header scan and parse disagree"));
         }
-        if data.len() < total {
-            return Ok(Step::Need(total));
+        // The body limits are checked before the keyring spends any private-key operation.
+        let (limit, max) = match header.content_type {
+            ContentType::Framed => (Limit::FrameLength, self.config.max_frame_length),
+            // The non-framed length is read at the start of the body.
+            ContentType::NonFramed => (Limit::NonFramedSize, None),
+        };
+        if let Some(max) = max
+            && u64::from(header.frame_length) > max
+        {
+            return Err(Error::LimitExceeded {
+                limit,
+                found: u64::from(header.frame_length),
+                max,
+            });
         }
         let body = self.open_header(&header, &data[..body_len], &data[body_len..total])?;
         self.state = match header.content_type {
             ContentType::Framed => State::Frames,
             ContentType::NonFramed => State::NonFramed,
         };
-        if let Some(limit) = self.config.max_body_size
-            && u64::from(header.frame_length) > limit
-        {
-            return Err(Error::BodyTooLarge { limit });
-        }
         self.body = Some(body);
         if let Some((_, h)) = &mut self.body.as_mut().and_then(|b| b.verify.as_mut()) {
             h.update(&data[..total]);
@@ -366,7 +411,8 @@ impl<K: Keyring> Decryptor<K> {
                 Some(s) if s == v => {}
                 Some(_) => {
                     return Err(Error::EncryptionContext(format!(
-                        "the message's value for {k:?} differs from the one expected"
+                        "the message's value for \"{}\" differs from the one expected",
+                        printable(k, MAX_SHOWN_CHARS)
                     )));
                 }
                 None => {
@@ -376,11 +422,8 @@ impl<K: Keyring> Decryptor<K> {
         }
         let mut full = stored.clone();
         full.extend(required.iter().map(|(k, v)| (k.clone(), v.clone())));
-        let mut materials = DecryptionMaterials {
-            suite,
-            encryption_context: full,
-            data_key: None,
-        };
+        let mut materials =
+            DecryptionMaterials::new(suite, full).with_attempt_limit(self.config.max_key_attempts);
         self.keyring
             .on_decrypt(&mut materials, &header.encrypted_data_keys)?;
         let data_key = materials.data_key.ok_or(Error::Misuse(
@@ -406,7 +449,8 @@ impl<K: Keyring> Decryptor<K> {
         if key.open_in_place(&iv, &aad, &mut [], tag).is_err() {
             if let Some(k) = required.keys().next() {
                 return Err(Error::EncryptionContext(format!(
-                    "header authentication failed; the message does not store {k:?}, so it must have been written with it as a required key (or the header was altered)"
+                    "header authentication failed; the message does not store \"{}\", so it must have been written with it as a required key (or the header was altered)",
+                    printable(k, MAX_SHOWN_CHARS)
                 )));
             }
             return Err(Error::HeaderAuthentication);
@@ -445,8 +489,10 @@ impl<K: Keyring> Decryptor<K> {
         } else {
             frame_len
         };
-        let len_usize = usize::try_from(len).map_err(|_| Error::BodyTooLarge {
-            limit: usize::MAX as u64,
+        let len_usize = usize::try_from(len).map_err(|_| Error::LimitExceeded {
+            limit: Limit::FrameLength,
+            found: u64::from(len),
+            max: usize::MAX as u64,
         })?;
         let ct = need!(r.take(len_usize));
         let tag = need!(r.take(TAG_LEN));
@@ -548,14 +594,19 @@ impl<K: Keyring> Decryptor<K> {
                 "non-framed content of {len} bytes exceeds 2^36 − 32"
             )));
         }
-        if let Some(limit) = self.config.max_body_size
-            && len > limit
-        {
-            return Err(Error::BodyTooLarge { limit });
+        let max = self
+            .config
+            .max_non_framed_size
+            .unwrap_or(u64::MAX)
+            .min(usize::MAX as u64);
+        if len > max {
+            return Err(Error::LimitExceeded {
+                limit: Limit::NonFramedSize,
+                found: len,
+                max,
+            });
         }
-        let len_usize = usize::try_from(len).map_err(|_| Error::BodyTooLarge {
-            limit: usize::MAX as u64,
-        })?;
+        let len_usize = usize::try_from(len).map_err(|_| Error::Misuse("length checked above"))?;
         let ct = need!(r.take(len_usize));
         let tag = need!(r.take(TAG_LEN));
         let used = r.position();

@@ -51,13 +51,16 @@ impl Default for EncryptConfig {
 /// Encrypts one message, frame by frame.
 ///
 /// Feed plaintext with [`Encryptor::update`]; **[`Encryptor::finish`] must be called**: it
-/// writes the final frame and the footer, without which the message is truncated.
+/// writes the final frame and the footer, without which the message is truncated. After an
+/// error every later call fails, so a message missing data is never finished.
 pub struct Encryptor {
     header: Header,
     header_bytes: Vec<u8>,
     header_written: bool,
+    failed: bool,
     sealer: Sealer,
     seq: u32,
+    /// Plaintext short of a frame; allocated once at the frame length so it never moves.
     pending: zeroize::Zeroizing<Vec<u8>>,
     signing: Option<(Signer, MessageHash)>,
     aad: Vec<u8>,
@@ -195,8 +198,9 @@ impl Encryptor {
             header,
             header_bytes,
             header_written: false,
+            failed: false,
             seq: 1,
-            pending: zeroize::Zeroizing::new(Vec::new()),
+            pending: zeroize::Zeroizing::new(Vec::with_capacity(frame_len)),
             signing: signer,
             aad: Vec::with_capacity(128),
         })
@@ -234,7 +238,16 @@ impl Encryptor {
 
     /// Encrypts `plaintext`, appending every completed frame to `out`. Bytes short of a full
     /// frame wait for the next call or for [`Encryptor::finish`].
-    pub fn update(&mut self, mut plaintext: &[u8], out: &mut Vec<u8>) -> Result<(), Error> {
+    pub fn update(&mut self, plaintext: &[u8], out: &mut Vec<u8>) -> Result<(), Error> {
+        if self.failed {
+            return Err(Error::Misuse("the encryptor already failed"));
+        }
+        let r = self.update_inner(plaintext, out);
+        self.failed = r.is_err();
+        r
+    }
+
+    fn update_inner(&mut self, mut plaintext: &[u8], out: &mut Vec<u8>) -> Result<(), Error> {
         self.write_header(out);
         let f = self.sealer.frame_len;
         if !self.pending.is_empty() {
@@ -313,6 +326,9 @@ impl Encryptor {
 
     /// Writes the final frame (with the buffered remainder, possibly empty) and the footer.
     pub fn finish(mut self, out: &mut Vec<u8>) -> Result<(), Error> {
+        if self.failed {
+            return Err(Error::Misuse("the encryptor already failed"));
+        }
         self.write_header(out);
         let rest = core::mem::take(&mut self.pending);
         let start = out.len();

@@ -6,7 +6,7 @@ use alloc::vec::Vec;
 
 use crate::codec::{Reader, Short, put_u16_prefixed};
 use crate::context::{self, EncryptionContext};
-use crate::error::{EdkSummary, Error};
+use crate::error::{EdkSummary, Error, Limit, MAX_SHOWN_CHARS, printable};
 use crate::suite::{AlgorithmSuite, CommitmentPolicy};
 
 /// Header type byte of v1 headers: customer authenticated encrypted data.
@@ -26,21 +26,37 @@ pub struct EncryptedDataKey {
 }
 
 impl EncryptedDataKey {
-    /// A printable form for messages: provider id and the readable part of the provider info.
+    /// A printable form for messages: provider id and the readable part of the provider info,
+    /// escaped and cut to [`MAX_SHOWN_CHARS`] characters each (the fields come from an
+    /// unauthenticated header).
     pub fn summary(&self) -> EdkSummary {
         // Raw AES provider info ends with 4 + 4 + 12 binary bytes after the key name.
         let info = &self.provider_info;
         let shown = match core::str::from_utf8(info) {
-            Ok(s) => String::from(s),
+            Ok(s) => printable(s, MAX_SHOWN_CHARS),
             Err(_)
                 if info.len() >= 20 && core::str::from_utf8(&info[..info.len() - 20]).is_ok() =>
             {
-                String::from_utf8_lossy(&info[..info.len() - 20]).into_owned()
+                printable(
+                    &String::from_utf8_lossy(&info[..info.len() - 20]),
+                    MAX_SHOWN_CHARS,
+                )
             }
-            Err(_) => info.iter().map(|b| format!("{b:02x}")).collect(),
+            Err(_) => {
+                let hex: String = info
+                    .iter()
+                    .take(MAX_SHOWN_CHARS / 2)
+                    .map(|b| format!("{b:02x}"))
+                    .collect();
+                if info.len() > MAX_SHOWN_CHARS / 2 {
+                    hex + "…"
+                } else {
+                    hex
+                }
+            }
         };
         EdkSummary {
-            provider_id: self.provider_id.clone(),
+            provider_id: printable(&self.provider_id, MAX_SHOWN_CHARS),
             provider_info: shown,
         }
     }
@@ -90,6 +106,139 @@ pub(crate) struct ParseRules {
     pub(crate) max_encrypted_data_keys: Option<usize>,
     pub(crate) refuse_signed: bool,
     pub(crate) max_header_size: Option<usize>,
+}
+
+/// Finds where a header ends while its bytes arrive in pieces, walking each field once.
+///
+/// [`HeaderScan::advance`] is called with the bytes of the message received so far (always
+/// from the message's first byte); it resumes where the previous call stopped, so the work
+/// over a header of `n` bytes is O(n) whatever the piece sizes. The checks that can refuse a
+/// message early (version, suite, commitment policy, signed messages, the number of data keys,
+/// the header size limit) run as soon as their field is there. Nothing is allocated.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct HeaderScan {
+    /// Bytes walked so far.
+    pos: usize,
+    at: ScanAt,
+}
+
+#[derive(Clone, Copy, Debug, Default)]
+enum ScanAt {
+    #[default]
+    Start,
+    MessageId(AlgorithmSuite),
+    Context(AlgorithmSuite),
+    KeyCount(AlgorithmSuite),
+    /// Within the data keys: keys left (counting this one) and the field of this key (0..3).
+    KeyField(AlgorithmSuite, u16, u8),
+    /// Content type, v1 reserved bytes and IV length, frame length, commitment, header tag.
+    Tail(AlgorithmSuite),
+    /// The header (authentication section included) is this many bytes.
+    Done(usize),
+}
+
+impl HeaderScan {
+    /// `Ok(Ok(n))`: the whole header, authentication section included, is the first `n`
+    /// bytes of `data`. `Ok(Err(Need(n)))`: at least `n` bytes are needed.
+    pub(crate) fn advance(
+        &mut self,
+        data: &[u8],
+        rules: &ParseRules,
+    ) -> Result<Result<usize, Short>, Error> {
+        loop {
+            let mut r = Reader::at(data, self.pos);
+            let next = match self.walk(&mut r, data, rules) {
+                Ok(next) => next,
+                Err(Parse::Bad(e)) => return Err(e),
+                Err(Parse::Short(Short::Need(n))) => {
+                    if let Some(limit) = rules.max_header_size
+                        && n > limit
+                    {
+                        return Err(header_too_large(n, limit));
+                    }
+                    return Ok(Err(Short::Need(n)));
+                }
+            };
+            self.pos = r.position();
+            self.at = next;
+            if let ScanAt::Done(n) = next {
+                return Ok(Ok(n));
+            }
+        }
+    }
+
+    fn walk(&self, r: &mut Reader<'_>, data: &[u8], rules: &ParseRules) -> Result<ScanAt, Parse> {
+        Ok(match self.at {
+            ScanAt::Start => ScanAt::MessageId(Header::parse_prefix(r, data, rules)?),
+            ScanAt::MessageId(suite) => {
+                r.take(suite.message_id_len())?;
+                ScanAt::Context(suite)
+            }
+            ScanAt::Context(suite) => {
+                r.u16_prefixed()?;
+                ScanAt::KeyCount(suite)
+            }
+            ScanAt::KeyCount(suite) => {
+                let count = r.u16()?;
+                check_key_count(usize::from(count), rules)?;
+                ScanAt::KeyField(suite, count, 0)
+            }
+            ScanAt::KeyField(suite, left, field) => {
+                r.u16_prefixed()?;
+                match (left, field) {
+                    (1, 2) => ScanAt::Tail(suite),
+                    (_, 2) => ScanAt::KeyField(suite, left - 1, 0),
+                    _ => ScanAt::KeyField(suite, left, field + 1),
+                }
+            }
+            ScanAt::Tail(suite) => {
+                let v1 = suite.message_version() == 1;
+                let tail = 1
+                    + if v1 { 5 } else { 0 }
+                    + 4
+                    + if suite.is_committing() {
+                        COMMITMENT_LEN
+                    } else {
+                        0
+                    }
+                    + if v1 { 12 + 16 } else { 16 };
+                r.take(tail)?;
+                let n = r.position();
+                if let Some(limit) = rules.max_header_size
+                    && n > limit
+                {
+                    return Err(Parse::Bad(header_too_large(n, limit)));
+                }
+                ScanAt::Done(n)
+            }
+            ScanAt::Done(n) => ScanAt::Done(n),
+        })
+    }
+}
+
+fn header_too_large(found: usize, max: usize) -> Error {
+    Error::LimitExceeded {
+        limit: Limit::HeaderSize,
+        found: found as u64,
+        max: max as u64,
+    }
+}
+
+fn check_key_count(count: usize, rules: &ParseRules) -> Result<(), Parse> {
+    if count == 0 {
+        return Err(bad("no encrypted data keys".into()));
+    }
+    if let Some(max) = rules.max_encrypted_data_keys
+        && count > max
+    {
+        return Err(Error::LimitExceeded {
+            limit: Limit::EncryptedDataKeys,
+            found: count as u64,
+            max: max as u64,
+        }
+        .into());
+    }
+    Ok(())
 }
 
 impl Header {
@@ -168,7 +317,7 @@ impl Header {
                 if let Some(limit) = rules.max_header_size
                     && n > limit
                 {
-                    return Err(Error::HeaderTooLarge { limit });
+                    return Err(header_too_large(n, limit));
                 }
                 Ok(Err(Short::Need(n)))
             }
@@ -176,8 +325,12 @@ impl Header {
         }
     }
 
-    fn parse_inner(data: &[u8], rules: &ParseRules) -> Result<(Header, usize), Parse> {
-        let mut r = Reader::new(data);
+    /// Version, v1 message type and suite, with the checks that may refuse the message there.
+    fn parse_prefix(
+        r: &mut Reader<'_>,
+        data: &[u8],
+        rules: &ParseRules,
+    ) -> Result<AlgorithmSuite, Parse> {
         let version = r.u8()?;
         if version != 1 && version != 2 {
             let second = data.get(1).copied();
@@ -207,18 +360,18 @@ impl Header {
         if rules.refuse_signed && suite.is_signed() {
             return Err(Error::SignedMessageRefused(suite).into());
         }
+        Ok(suite)
+    }
+
+    fn parse_inner(data: &[u8], rules: &ParseRules) -> Result<(Header, usize), Parse> {
+        let mut r = Reader::new(data);
+        let suite = Self::parse_prefix(&mut r, data, rules)?;
+        let version = suite.message_version();
         let message_id = r.take(suite.message_id_len())?.to_vec();
         let ec = r.u16_prefixed()?;
         let encryption_context = context::parse(ec)?;
         let count = usize::from(r.u16()?);
-        if count == 0 {
-            return Err(bad("no encrypted data keys".into()));
-        }
-        if let Some(max) = rules.max_encrypted_data_keys
-            && count > max
-        {
-            return Err(Error::TooManyEncryptedDataKeys { count, max }.into());
-        }
+        check_key_count(count, rules)?;
         let mut encrypted_data_keys = Vec::with_capacity(count.min(64));
         for _ in 0..count {
             let pid = r.u16_prefixed()?;
@@ -407,7 +560,11 @@ mod tests {
         let upto = 37 + ec_len + 2;
         assert!(matches!(
             Header::parse_body(&bytes[..upto], &r),
-            Err(Error::TooManyEncryptedDataKeys { count: 1, max: 0 })
+            Err(Error::LimitExceeded {
+                limit: Limit::EncryptedDataKeys,
+                found: 1,
+                max: 0
+            })
         ));
     }
 

@@ -41,7 +41,7 @@ pub mod context;
 pub mod crypto;
 mod decrypt;
 mod encrypt;
-mod error;
+pub mod error;
 pub mod header;
 pub mod keyring;
 #[cfg(feature = "std")]
@@ -51,9 +51,12 @@ mod suite;
 use alloc::vec::Vec;
 
 pub use context::EncryptionContext;
-pub use decrypt::{DEFAULT_MAX_HEADER_SIZE, DecryptConfig, Decryptor};
+pub use decrypt::{
+    DEFAULT_MAX_ENCRYPTED_DATA_KEYS, DEFAULT_MAX_FRAME_LENGTH, DEFAULT_MAX_HEADER_SIZE,
+    DEFAULT_MAX_KEY_ATTEMPTS, DEFAULT_MAX_NON_FRAMED_SIZE, DecryptConfig, Decryptor,
+};
 pub use encrypt::{DEFAULT_FRAME_LENGTH, EncryptConfig, Encryptor, framed_message_len};
-pub use error::{EdkSummary, Error};
+pub use error::{EdkSummary, Error, Limit, printable};
 pub use header::{ContentType, EncryptedDataKey, Header};
 pub use keyring::{Keyring, MultiKeyring, RawAesKeyring, RawRsaKeyring, RsaPadding};
 pub use suite::{AlgorithmSuite, CommitmentPolicy, Kdf, SignatureAlgorithm};

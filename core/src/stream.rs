@@ -16,10 +16,14 @@ pub const CHUNK: usize = 1 << 20;
 ///
 /// **Call [`EncryptingWriter::finish`]**: dropping the writer without it leaves a truncated
 /// message that every reader rejects.
+///
+/// After any error (of the engine or of `inner`) every later call fails: the message already
+/// written is incomplete and must be discarded.
 pub struct EncryptingWriter<W: Write> {
     inner: W,
     enc: Option<Encryptor>,
     buf: Vec<u8>,
+    failed: bool,
 }
 
 impl<W: Write> core::fmt::Debug for EncryptingWriter<W> {
@@ -41,7 +45,17 @@ impl<W: Write> EncryptingWriter<W> {
             inner,
             enc: Some(Encryptor::new(keyring, config)?),
             buf: Vec::new(),
+            failed: false,
         })
+    }
+
+    fn check(&self) -> io::Result<()> {
+        if self.failed {
+            return Err(io::Error::other(
+                "an earlier write failed; the message is incomplete",
+            ));
+        }
+        Ok(())
     }
 
     /// The header of the message being written.
@@ -56,6 +70,7 @@ impl<W: Write> EncryptingWriter<W> {
 
     /// Writes the final frame and footer, flushes, and gives back the inner writer.
     pub fn finish(mut self) -> io::Result<W> {
+        self.check()?;
         let enc = self
             .enc
             .take()
@@ -70,15 +85,19 @@ impl<W: Write> EncryptingWriter<W> {
 
 impl<W: Write> Write for EncryptingWriter<W> {
     fn write(&mut self, data: &[u8]) -> io::Result<usize> {
+        self.check()?;
         let enc = self
             .enc
             .as_mut()
             .ok_or_else(|| io::Error::other("message already finished"))?;
         let data = &data[..data.len().min(CHUNK)];
         self.buf.clear();
-        enc.update(data, &mut self.buf)?;
-        self.inner.write_all(&self.buf)?;
-        Ok(data.len())
+        let r = enc
+            .update(data, &mut self.buf)
+            .map_err(io::Error::from)
+            .and_then(|()| self.inner.write_all(&self.buf));
+        self.failed = r.is_err();
+        r.map(|()| data.len())
     }
 
     fn flush(&mut self) -> io::Result<()> {
@@ -90,14 +109,17 @@ impl<W: Write> Write for EncryptingWriter<W> {
 ///
 /// Reaching end of file (a read returning 0) means the whole message, signature included,
 /// verified; any failure is an `InvalidData` (or `UnexpectedEof` for truncation) error whose
-/// source is an [`Error`]. Plaintext returned before a failure must be discarded.
+/// source is an [`Error`]. Plaintext returned before a failure must be discarded. After a
+/// failure every later read fails again (it never reports end of file).
 pub struct DecryptingReader<R: Read, K: Keyring> {
     inner: R,
     dec: Decryptor<K>,
     input: Vec<u8>,
-    out: Vec<u8>,
+    out: zeroize::Zeroizing<Vec<u8>>,
     pos: usize,
     eof: bool,
+    /// The first failure, repeated by every later read.
+    failed: Option<(io::ErrorKind, std::string::String)>,
 }
 
 impl<R: Read, K: Keyring> core::fmt::Debug for DecryptingReader<R, K> {
@@ -120,9 +142,10 @@ impl<R: Read, K: Keyring> DecryptingReader<R, K> {
             inner,
             dec: Decryptor::new(keyring, config),
             input: std::vec![0u8; chunk.max(1)],
-            out: Vec::new(),
+            out: zeroize::Zeroizing::new(Vec::new()),
             pos: 0,
             eof: false,
+            failed: None,
         }
     }
 
@@ -153,7 +176,15 @@ impl<R: Read, K: Keyring> DecryptingReader<R, K> {
 
 impl<R: Read, K: Keyring> Read for DecryptingReader<R, K> {
     fn read(&mut self, dst: &mut [u8]) -> io::Result<usize> {
-        self.fill()?;
+        if let Some((kind, what)) = &self.failed {
+            return Err(io::Error::new(*kind, what.clone()));
+        }
+        if let Err(e) = self.fill() {
+            self.failed = Some((e.kind(), std::format!("{e}")));
+            self.out.clear();
+            self.pos = 0;
+            return Err(e);
+        }
         let n = dst.len().min(self.out.len() - self.pos);
         dst[..n].copy_from_slice(&self.out[self.pos..self.pos + n]);
         self.pos += n;

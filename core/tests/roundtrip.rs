@@ -248,7 +248,11 @@ fn max_encrypted_data_keys() {
     };
     assert!(matches!(
         cse_core::decrypt(keyring(), config, &message),
-        Err(Error::TooManyEncryptedDataKeys { count: 2, max: 1 })
+        Err(Error::LimitExceeded {
+            limit: cse_core::Limit::EncryptedDataKeys,
+            found: 2,
+            max: 1
+        })
     ));
     let config = EncryptConfig {
         max_encrypted_data_keys: Some(1),
@@ -310,7 +314,13 @@ fn header_size_limit_applies_however_the_header_arrives() {
             }
         }
         assert!(
-            matches!(r, Err(Error::HeaderTooLarge { .. })),
+            matches!(
+                r,
+                Err(Error::LimitExceeded {
+                    limit: cse_core::Limit::HeaderSize,
+                    ..
+                })
+            ),
             "piece {piece}: {r:?}"
         );
         assert!(out.is_empty());

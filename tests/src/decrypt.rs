@@ -194,7 +194,11 @@ pub fn error_kind(e: &Error) -> &'static str {
         Error::Truncated => "truncated",
         Error::TrailingData => "trailing-data",
         Error::NoDecryptableKey { .. } => "no-decryptable-key",
-        Error::TooManyEncryptedDataKeys { .. } => "too-many-edks",
+        Error::TooManyEncryptedDataKeys { .. }
+        | Error::LimitExceeded {
+            limit: cse_core::Limit::EncryptedDataKeys,
+            ..
+        } => "too-many-edks",
         Error::UnsupportedVersion(_)
         | Error::UnsupportedSuite(_)
         | Error::SuiteVersionMismatch { .. }
@@ -297,7 +301,10 @@ impl Case {
             commitment_policy: CommitmentPolicy::RequireEncryptAllowDecrypt,
             encryption_context: self.encryption_context.clone(),
             refuse_signed: self.unsigned_only,
-            max_encrypted_data_keys: self.max_edks,
+            // Every limit at its default, so the vectors show the defaults refuse nothing honest.
+            max_encrypted_data_keys: self
+                .max_edks
+                .or(DecryptConfig::default().max_encrypted_data_keys),
             ..DecryptConfig::default()
         };
         let expected = match (&self.plaintext, invert) {

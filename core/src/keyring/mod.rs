@@ -72,6 +72,44 @@ pub struct DecryptionMaterials {
     pub encryption_context: EncryptionContext,
     /// The data key, once a keyring has unwrapped one.
     pub data_key: Option<DataKey>,
+    /// Unwrap attempts made so far, and how many are allowed (shared by every keyring).
+    attempts: usize,
+    max_attempts: Option<usize>,
+}
+
+impl DecryptionMaterials {
+    /// Materials for one message, with no limit on unwrap attempts.
+    pub fn new(suite: AlgorithmSuite, encryption_context: EncryptionContext) -> Self {
+        Self {
+            suite,
+            encryption_context,
+            data_key: None,
+            attempts: 0,
+            max_attempts: None,
+        }
+    }
+
+    /// The same, allowing at most `max` unwrap attempts across all keyrings.
+    pub fn with_attempt_limit(mut self, max: Option<usize>) -> Self {
+        self.max_attempts = max;
+        self
+    }
+
+    /// Counts one unwrap attempt; keyrings call it before each private-key (or unwrapping)
+    /// operation, and stop with its error when the limit is reached.
+    pub fn count_attempt(&mut self) -> Result<(), Error> {
+        if let Some(max) = self.max_attempts
+            && self.attempts >= max
+        {
+            return Err(Error::LimitExceeded {
+                limit: crate::error::Limit::KeyAttempts,
+                found: self.attempts as u64 + 1,
+                max: max as u64,
+            });
+        }
+        self.attempts += 1;
+        Ok(())
+    }
 }
 
 /// A keyring.
@@ -124,10 +162,25 @@ fn check_namespace(namespace: &str) -> Result<(), Error> {
     Ok(())
 }
 
-/// The "nothing of mine decrypted" answer.
+/// The "nothing of mine decrypted" answer; lists the first data keys and counts the rest.
 fn not_decrypted(edks: &[EncryptedDataKey], attempts: Vec<alloc::string::String>) -> Error {
     Error::NoDecryptableKey {
-        available: edks.iter().map(EncryptedDataKey::summary).collect(),
+        available: edks
+            .iter()
+            .take(crate::error::MAX_SHOWN_KEYS)
+            .map(EncryptedDataKey::summary)
+            .collect(),
+        total: edks.len(),
         attempts,
     }
+}
+
+/// Refuses materials that already hold a data key (shared preamble of every `on_decrypt`).
+fn check_no_key_yet(m: &DecryptionMaterials) -> Result<(), Error> {
+    if m.data_key.is_some() {
+        return Err(Error::Misuse(
+            "decryption materials already hold a data key",
+        ));
+    }
+    Ok(())
 }

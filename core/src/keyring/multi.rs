@@ -3,7 +3,7 @@
 use alloc::boxed::Box;
 use alloc::vec::Vec;
 
-use super::{DecryptionMaterials, EncryptionMaterials, Keyring, not_decrypted};
+use super::{DecryptionMaterials, EncryptionMaterials, Keyring, check_no_key_yet, not_decrypted};
 use crate::error::Error;
 use crate::header::EncryptedDataKey;
 
@@ -62,17 +62,15 @@ impl Keyring for MultiKeyring {
         m: &mut DecryptionMaterials,
         edks: &[EncryptedDataKey],
     ) -> Result<(), Error> {
-        if m.data_key.is_some() {
-            return Err(Error::Misuse(
-                "decryption materials already hold a data key",
-            ));
-        }
+        check_no_key_yet(m)?;
         let mut attempts = Vec::new();
         for k in self.generator.iter().chain(self.children.iter()) {
             match k.on_decrypt(m, edks) {
                 Ok(()) if m.data_key.is_some() => return Ok(()),
                 Ok(()) => {}
                 Err(Error::NoDecryptableKey { attempts: a, .. }) => attempts.extend(a),
+                // The attempt budget is the message's, not one keyring's.
+                Err(e @ Error::LimitExceeded { .. }) => return Err(e),
                 Err(e) => attempts.push(alloc::format!("{e}")),
             }
         }

@@ -5,7 +5,8 @@ use alloc::string::String;
 use alloc::vec::Vec;
 
 use super::{
-    DataKey, DecryptionMaterials, EncryptionMaterials, Keyring, check_namespace, not_decrypted,
+    DataKey, DecryptionMaterials, EncryptionMaterials, Keyring, check_namespace, check_no_key_yet,
+    not_decrypted,
 };
 use crate::context;
 use crate::crypto::{GcmKey, IV_LEN, TAG_LEN, fill_random};
@@ -95,11 +96,7 @@ impl Keyring for RawAesKeyring {
         m: &mut DecryptionMaterials,
         edks: &[EncryptedDataKey],
     ) -> Result<(), Error> {
-        if m.data_key.is_some() {
-            return Err(Error::Misuse(
-                "decryption materials already hold a data key",
-            ));
-        }
+        check_no_key_yet(m)?;
         let aad = context::serialize(&m.encryption_context)?;
         let mut attempts = Vec::new();
         for edk in edks {
@@ -109,6 +106,7 @@ impl Keyring for RawAesKeyring {
             let Some(iv) = self.parse_info(&edk.provider_info) else {
                 continue;
             };
+            m.count_attempt()?;
             let n = m.suite.data_key_len();
             if edk.ciphertext.len() != n + TAG_LEN {
                 attempts.push(format!(

@@ -8,7 +8,8 @@ use pkcs1::{DecodeRsaPrivateKey, DecodeRsaPublicKey};
 use pkcs8::{DecodePrivateKey, DecodePublicKey};
 
 use super::{
-    DataKey, DecryptionMaterials, EncryptionMaterials, Keyring, check_namespace, not_decrypted,
+    DataKey, DecryptionMaterials, EncryptionMaterials, Keyring, check_namespace, check_no_key_yet,
+    not_decrypted,
 };
 use crate::error::Error;
 use crate::header::EncryptedDataKey;
@@ -174,11 +175,7 @@ impl Keyring for RawRsaKeyring {
         m: &mut DecryptionMaterials,
         edks: &[EncryptedDataKey],
     ) -> Result<(), Error> {
-        if m.data_key.is_some() {
-            return Err(Error::Misuse(
-                "decryption materials already hold a data key",
-            ));
-        }
+        check_no_key_yet(m)?;
         let mut attempts = Vec::new();
         let Some(private) = &self.private else {
             attempts.push(format!(
@@ -187,37 +184,36 @@ impl Keyring for RawRsaKeyring {
             ));
             return Err(not_decrypted(edks, attempts));
         };
+        let mut failed = 0usize;
         for edk in edks {
             if edk.provider_id != self.namespace || edk.provider_info != self.name.as_bytes() {
                 continue;
             }
+            m.count_attempt()?;
+            // Every failure (bad padding, a key of the wrong length, any other reason) ends
+            // the same way, so that nothing tells one from another. PKCS #1 v1.5 uses
+            // implicit rejection: bad padding yields a synthetic key, not an error.
             match self.unwrap(private, &edk.ciphertext) {
                 Ok(k) if k.len() == m.suite.data_key_len() => {
                     m.data_key = Some(DataKey::new(k));
                     return Ok(());
                 }
-                Ok(k) => {
-                    let n = k.len();
-                    drop(DataKey::new(k));
-                    attempts.push(format!(
-                        "{}/{}: unwrapped key has {n} bytes (wrong key or padding?)",
-                        self.namespace, self.name
-                    ));
-                }
-                Err(_) => attempts.push(format!(
-                    "{}/{}: RSA {} decryption failed (wrong private key or padding?)",
-                    self.namespace,
-                    self.name,
-                    self.padding.name()
-                )),
+                Ok(k) => drop(DataKey::new(k)),
+                Err(_) => {}
             }
+            failed += 1;
         }
-        if attempts.is_empty() {
-            attempts.push(format!(
+        attempts.push(if failed == 0 {
+            format!(
                 "keyring {}/{} matched none of them",
                 self.namespace, self.name
-            ));
-        }
+            )
+        } else {
+            format!(
+                "{}/{}: {failed} data key(s) of that name did not decrypt with this private key",
+                self.namespace, self.name
+            )
+        });
         Err(not_decrypted(edks, attempts))
     }
 }
