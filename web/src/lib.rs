@@ -56,6 +56,19 @@ fn message_error(e: cse_core::Error, key_label: Option<&str>) -> JsValue {
                 key_label.unwrap_or("the key the message names")
             )),
         ),
+        E::LimitExceeded { limit, .. } => js_error(
+            "refused",
+            &e.to_string(),
+            Some(&format!(
+                "the object goes over a safety limit ({}) before anything was decrypted; the users' messages hold one data key and frames of 4096 bytes, so it is likely not one of them",
+                limit.setting()
+            )),
+        ),
+        E::TooManyEncryptedDataKeys { .. } => js_error(
+            "refused",
+            &e.to_string(),
+            Some("the object holds more data keys than the safety limit allows before anything was decrypted"),
+        ),
         E::HeaderAuthentication | E::CommitmentMismatch => js_error(
             "tampered",
             &e.to_string(),

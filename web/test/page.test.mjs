@@ -13,6 +13,7 @@
 // Cases: a page upload (multipart) read by cse and the official SDK; a2 parts in flight;
 // a3 empty and tiny files; b cse / official-SDK uploads read by the page (Blob link and a
 // stubbed save dialog); c1 wrong key; c2 body byte flipped; c3 signature byte flipped;
+// c4 hostile objects (tests/s3/hostile.py rows: refused, short inert error, nothing offered);
 // d wrong secret; e cancel mid-upload; g no CORS rule; h encryption context; i CORS rule
 // without ExposeHeaders ETag; j bad public key file; k remembered settings.
 //
@@ -129,6 +130,23 @@ print(i, len(body))
 `;
   const { stdout } = await tool(PYTHON, ['-c', script, path.dirname(SEED), stack.direct, stack.accessKey, stack.secretKey, BUCKET, fromKey, toKey, String(offset)], toolEnv(work));
   return stdout.trim();
+}
+
+// Writes one hostile object (tests/s3/hostile.py ROW, the CLI tests' generator) and puts it
+// under `key`.
+const HOSTILE = path.join(REPO, 'tests', 's3', 'hostile.py');
+async function putHostile(row, key, publicKey) {
+  const script = `
+import sys
+sys.path.insert(0, sys.argv[1])
+import hostile, seed_scripts
+ep, ak, sk, bucket, row, dst, pem = sys.argv[2:9]
+body = hostile.ROWS[row](open(pem, "rb").read())
+seed_scripts.s3_client(ep, ak, sk).put_object(Bucket=bucket, Key=dst, Body=body)
+print(len(body))
+`;
+  const { stdout } = await tool(PYTHON, ['-c', script, path.dirname(SEED), stack.direct, stack.accessKey, stack.secretKey, BUCKET, row, key, publicKey], toolEnv(work));
+  return Number(stdout.trim());
 }
 
 // s3s-fs keeps one .upload-<id>.json per unfinished multipart upload in its data folder,
@@ -431,6 +449,29 @@ async function main() {
     eq(e?.kind, 'tampered', `error kind (${JSON.stringify(e)})`);
     console.log(`     ${e.message}`);
   });
+
+  // c4. hostile objects (the rows of the hardening work): refused quickly with a short, inert
+  // error, and nothing offered.
+  for (const [row, kind] of [['many-edks', 'refused'], ['rsa-edks', 'refused'], ['escape-edks', 'refused'],
+    ['escape-edks-few', 'wrong-key'], ['huge-frame', 'refused'], ['huge-non-framed', 'refused']]) {
+    await testCase(`c4. hostile object ${row}: kind ${kind}, short inert error, no download`, async () => {
+      const size = await putHostile(row, `hostile/${row}`, keys.pub);
+      await listInPage('hostile/');
+      const t0 = Date.now();
+      const d = await downloadInPage(`hostile/${row}`, 30000);
+      const seconds = (Date.now() - t0) / 1000;
+      eq(d.state, 'error', `row state (${d.status})`);
+      eq(d.link, null, 'download link');
+      eq(d.last, null, 'verified download');
+      const e = await errorBox();
+      eq(e?.kind, kind, `error kind (${JSON.stringify(e)})`);
+      const text = `${e.title}\n${e.message}\n${e.hint}`;
+      assert(text.length < 4096, `error text of ${text.length} characters`);
+      assert(!/[\u0000-\u0009\u000b-\u001f\u007f-\u009f\u202e]/.test(text), `control characters shown: ${JSON.stringify(text)}`);
+      if (row === 'escape-edks-few') assert(/\\x1b|\\u\{1b\}/.test(e.message), `escapes shown as text (${e.message})`);
+      console.log(`     ${size} bytes, refused in ${seconds.toFixed(1)} s: ${e.message.slice(0, 160)}`);
+    });
+  }
 
   // d. wrong secret: the server's SignatureDoesNotMatch in the error box
   await testCase('d. wrong secret key: SignatureDoesNotMatch shown', async () => {

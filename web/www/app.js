@@ -20,6 +20,7 @@ let ready = false;
 const KIND_TITLES = {
   'wrong-key': 'This private key cannot open the object',
   tampered: 'The object failed verification: it was altered or damaged, and nothing was saved',
+  refused: 'The object was refused before decryption: it goes over a safety limit',
   network: 'The storage endpoint could not be reached from this page',
   s3: 'The storage server refused the request',
   key: 'The key file could not be used',
@@ -44,9 +45,17 @@ function errorKind(err) {
 }
 
 // One line, without the JavaScript stack a wrapped browser error may carry.
+// Text from objects and servers is untrusted: control and invisible format characters are
+// shown escaped, and one line of at most 600 characters is kept.
+function inert(text) {
+  const escaped = text.replace(/[\u0000-\u001f\u007f-\u009f\u200b-\u200f\u2028-\u202e\u2060-\u206f\ufeff]/g,
+    (c) => '\\u{' + c.charCodeAt(0).toString(16) + '}');
+  return escaped.length > 600 ? escaped.slice(0, 600) + '…' : escaped;
+}
+
 function plainMessage(err) {
   const text = String((err && err.message) || err);
-  return text.split('\n')[0].replace(/JsValue\((\w*Error: [^)]*)\)?/, '$1').trim();
+  return inert(text.split('\n')[0].replace(/JsValue\((\w*Error: [^)]*)\)?/, '$1').trim());
 }
 
 /** Shows an error in the error box; `what` names the operation (e.g. 'Upload of a.txt'). */
@@ -56,7 +65,7 @@ function showError(err, what = '') {
   box.dataset.kind = kind;
   $('error-title').textContent = (what ? what + ': ' : '') + (KIND_TITLES[kind] || 'Something went wrong');
   $('error-message').textContent = plainMessage(err);
-  const hint = (err && typeof err.hint === 'string' && err.hint) || '';
+  const hint = inert((err && typeof err.hint === 'string' && err.hint) || '');
   $('error-hint').textContent = hint;
   $('error-hint').hidden = !hint;
   // A fetch that fails outright is what a missing CORS rule looks like to a page.
@@ -319,7 +328,7 @@ function objectRow(o) {
     tr.append(td);
     return td;
   };
-  cell(o.key, 'key');
+  cell(inert(o.key), 'key');
   cell(fmtSize(o.size), 'num').title = `${o.size} bytes`;
   const when = new Date(o.lastModified);
   cell(isNaN(when) ? String(o.lastModified || '') : when.toLocaleString());
