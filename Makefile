@@ -1,12 +1,16 @@
 # cse: client-side encryption compatible with the AWS Encryption SDK.
+#   make check   format, lint, unit and property tests, every committed vector set (cargo test);
+#                no servers, no browser
 #   make demo    a local S3 server, keys, upload and download with cse, the official Python SDK
 #                reading what cse wrote, and the browser page served against the same server
-#   make test    everything CI runs: lint, Rust tests, wasm build, vectors, live interop, S3
-#                tests against a signature-checking server, browser tests, fuzz smoke
+#   make test    everything CI runs: check, then the wasm build, live interop, S3 tests against a
+#                signature-checking server, browser tests, the static build, fuzz smoke
 #   make bench   throughput and memory against the official Python SDK and OpenSSL
 #   make bench-s3  cse cp vs aws s3 cp and the users' Python scripts on a local S3 server
-#   make static  a static x86_64 musl build of cse for login nodes
+#   make static  a static x86_64 musl build of cse for login nodes (profile dist)
 #   make web     the browser page in web/www (serve the folder with any static server)
+# check, demo, test and static first run scripts/system-deps.sh, which installs the system
+# packages and Rust targets they need (as root or with passwordless sudo) or names them.
 
 SHELL := /bin/bash
 .SHELLFLAGS := -eu -o pipefail -c
@@ -14,8 +18,7 @@ CARGO ?= cargo
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
-SHARED ?= ../shared
-OFFICIAL := $(SHARED)/official-vectors
+OFFICIAL := vectors/official
 WORK := .work
 BIN := target/release
 FUZZ_SECONDS ?= 30
@@ -23,10 +26,11 @@ S3S_FS_VERSION := 0.14.1
 WASM_BINDGEN_VERSION := 0.2.130
 WASM := target/wasm32-unknown-unknown/wasm
 MUSL := x86_64-unknown-linux-musl
+DIST := target/$(MUSL)/dist/cse
 export PATH := $(HOME)/.cargo/bin:$(PATH)
 
-.PHONY: all build test lint unit wasm vectors official interop fuzz-smoke demo bench clean \
-	s3-server wasm-bindgen web web-deps s3-test web-test static bench-s3
+.PHONY: all build check test lint unit wasm vectors official interop fuzz-smoke demo bench clean \
+	s3-server wasm-bindgen web web-deps s3-test web-test static bench-s3 phases
 
 all: build
 
@@ -35,10 +39,10 @@ $(VENV)/.stamp: tests/python/requirements.txt
 	$(VENV)/bin/pip install --quiet -r tests/python/requirements.txt
 	touch $@
 
+# One build of the whole workspace, test harnesses included: `cargo test --workspace --release`
+# then reuses it (building packages one by one would resolve other features and rebuild).
 build:
-	$(CARGO) build --release -p cse-native
-	$(CARGO) build --release -p cse-interop --bins
-	$(CARGO) build --release -p cse-core --example cse-file
+	$(CARGO) build --release --workspace --all-targets
 
 # The local S3-compatible server of the tests and the demo: it verifies SigV4 signatures and
 # payload hashes.
@@ -57,7 +61,6 @@ web-deps: web/test/node_modules/.stamp
 
 # The page: wasm from cse-web, its JS glue, optimized with binaryen's wasm-opt from npm.
 web: wasm-bindgen web-deps
-	rustup target list --installed | grep -qx wasm32-unknown-unknown || rustup target add wasm32-unknown-unknown
 	$(CARGO) build -p cse-web --target wasm32-unknown-unknown --profile wasm
 	wasm-bindgen --target web --out-dir web/www/pkg $(WASM)/cse_web.wasm
 	web/test/node_modules/.bin/wasm-opt -O3 --enable-bulk-memory --enable-nontrapping-float-to-int \
@@ -65,45 +68,44 @@ web: wasm-bindgen web-deps
 	  web/www/pkg/cse_web_bg.wasm -o web/www/pkg/cse_web_bg.wasm
 	@echo "web: the page is in web/www (e.g. python3 -m http.server -d web/www)"
 
-# A static binary for login nodes (no glibc or OpenSSL needed at run time).
+# A static binary for login nodes (no glibc or OpenSSL needed at run time), built with the
+# dist profile (LTO, stripped).
 static:
-	rustup target list --installed | grep -qx $(MUSL) || rustup target add $(MUSL)
-	command -v musl-gcc >/dev/null || { apt-get update -q && apt-get install -y -q musl-tools; }
-	$(CARGO) build --release -p cse-native --no-default-features --target $(MUSL)
-	file target/$(MUSL)/release/cse | grep -q 'static'
-	target/$(MUSL)/release/cse --version
-	@echo "static: target/$(MUSL)/release/cse"
+	@bash scripts/system-deps.sh static
+	$(CARGO) build --profile dist -p cse-native --no-default-features --target $(MUSL)
+	file $(DIST) | grep -q 'static'
+	$(DIST) --version
+	@echo "static: $(DIST) ($$(du -k --apparent-size $(DIST) | cut -f1) KiB)"
 
 lint:
 	$(CARGO) fmt --all --check
 	$(CARGO) clippy --all-targets -- -D warnings
 
+# Unit and property tests, and every committed vector set, one test per case
+# (tests/tests/vectors.rs: vectors/esdk-python, official-tampered, bad-input, vectors/official).
 unit:
 	$(CARGO) test --workspace --release
 
 wasm:
-	rustup target list --installed | grep -qx wasm32-unknown-unknown || rustup target add wasm32-unknown-unknown
 	$(CARGO) build -p cse-core --target wasm32-unknown-unknown --release
 
-# Our committed vectors, written by the official Python SDK: the suite x keyring x size matrix
-# with tampered cases, the official tampering types (truncate, mutate, half-sign, provider
-# info), and malformed input (each naming the error class it must produce).
+# The committed vector sets through the esdk-vectors command (`make unit` runs each case too).
+# Ours, written by the official Python SDK: the suite x keyring x size matrix with tampered
+# cases, the official tampering types (truncate, mutate, half-sign, provider info), and
+# malformed input (each naming the error class it must produce).
 vectors: build
 	$(BIN)/esdk-vectors decrypt vectors/esdk-python
 	$(BIN)/esdk-vectors decrypt vectors/official-tampered
 	$(BIN)/esdk-vectors decrypt vectors/bad-input
 
-# The official sets in ../shared, when present (not part of the repository).
+# The official sets in vectors/official (origin, version and licence in its README).
 official: build
-	@if [ -d "$(OFFICIAL)" ]; then \
-	  for set in v4-Net-4.0.1 valid-Net-4.0.0; do \
-	    echo "== official $$set"; $(BIN)/esdk-vectors decrypt $(OFFICIAL)/$$set; done; \
-	  echo "== official invalid-Net-4.0.0 (every case must be rejected)"; \
-	  $(BIN)/esdk-vectors decrypt --expect-failure $(OFFICIAL)/invalid-Net-4.0.0; \
-	  echo "== official python-1.3.0-legacy"; $(BIN)/esdk-vectors decrypt $(OFFICIAL)/python-1.3.0-legacy; \
-	  echo "== official commitment known answers (41 decrypt, 5 must fail)"; \
-	  $(BIN)/esdk-vectors decrypt $(OFFICIAL)/python-commitment-kat/commitment-test-vectors.json; \
-	else echo "no $(OFFICIAL): skipping the official vector sets"; fi
+	for set in v4-Net-4.0.1 valid-Net-4.0.0 python-1.3.0-legacy; do \
+	  echo "== official $$set"; $(BIN)/esdk-vectors decrypt $(OFFICIAL)/$$set; done
+	@echo "== official invalid-Net-4.0.0 (every case must be rejected)"
+	$(BIN)/esdk-vectors decrypt --expect-failure $(OFFICIAL)/invalid-Net-4.0.0
+	@echo "== official commitment known answers (41 decrypt, 5 must fail)"
+	$(BIN)/esdk-vectors decrypt $(OFFICIAL)/python-commitment-kat/commitment-test-vectors.json
 
 tests/js/node_modules/.stamp: tests/js/package.json tests/js/package-lock.json
 	npm ci --prefix tests/js --no-audit --no-fund --loglevel=error
@@ -112,6 +114,9 @@ tests/js/node_modules/.stamp: tests/js/package.json tests/js/package-lock.json
 # Live interop, every direction: cse, the official Python SDK and the official JavaScript
 # SDK each encrypt every suite x keyring x context x size; each of them decrypts every set.
 interop: build $(VENV)/.stamp tests/js/node_modules/.stamp
+	@echo "== the esdk-vectors command on two committed sets (make unit runs every case)"
+	$(BIN)/esdk-vectors decrypt vectors/bad-input
+	$(BIN)/esdk-vectors decrypt --expect-failure $(OFFICIAL)/invalid-Net-4.0.0
 	bash tests/matrix.sh $(WORK)/matrix
 	@echo "== cse processes a decrypt-generate manifest (truncate, mutate, half-sign, provider info)"
 	rm -rf $(WORK)/generated
@@ -135,10 +140,23 @@ s3-test: build s3-server $(VENV)/.stamp
 web-test: build web s3-server $(VENV)/.stamp
 	bash web/test/run.sh
 
-test: lint unit wasm vectors official interop s3-test web-test static fuzz-smoke
+check:
+	@bash scripts/system-deps.sh check
+	@$(MAKE) --no-print-directory phases PHASES="lint unit"
+
+test:
+	@bash scripts/system-deps.sh test
+	@$(MAKE) --no-print-directory phases PHASES="lint unit wasm interop s3-test web-test static fuzz-smoke"
 	@echo "make test: all suites passed"
 
-demo: build s3-server web $(VENV)/.stamp
+# Runs the targets in $(PHASES) one after the other and says how long each took.
+phases:
+	@t0=$$SECONDS; took=""; for p in $(PHASES); do s=$$SECONDS; $(MAKE) --no-print-directory $$p; \
+	  took="$$took $$p $$((SECONDS - s))s,"; done; echo "== time:$$took total $$((SECONDS - t0))s"
+
+demo:
+	@bash scripts/system-deps.sh demo
+	@$(MAKE) --no-print-directory build s3-server web $(VENV)/.stamp
 	bash scripts/demo.sh
 
 bench: $(VENV)/.stamp
