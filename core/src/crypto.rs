@@ -1,9 +1,13 @@
-//! The cryptographic provider: AES-GCM, SHA-2 streams, HKDF, ECDSA and randomness.
+//! The cryptographic provider: AES-GCM, SHA-2 streams, HKDF, RSA, ECDSA and randomness.
 //!
-//! The bulk primitives (AES-GCM over frames, the message hash of signed suites) come from
-//! AWS-LC when the `aws-lc` feature is on (native builds), and from RustCrypto otherwise (the
-//! wasm build). Key derivation, signatures and RSA are RustCrypto everywhere: they run once
-//! per message.
+//! A [`CryptoProvider`] value says which implementation provides the primitives; it travels in
+//! [`crate::EncryptConfig`] and [`crate::DecryptConfig`] and reaches the keyrings through their
+//! materials. [`CryptoProvider::PURE_RUST`] (RustCrypto) is the default and what the wasm
+//! build runs; with the `aws-lc` feature on native targets, [`CryptoProvider::AWS_LC`] takes
+//! AES-GCM, the SHA-2 message hash, HKDF and RSA-OAEP from AWS-LC. ECDSA stays RustCrypto
+//! under both (AWS-LC cannot sign or verify a digest computed elsewhere), RSA PKCS #1 v1.5
+//! unwrapping too (RustCrypto's implicit rejection), and randomness comes from the operating
+//! system under both.
 
 use alloc::string::String;
 use alloc::vec::Vec;
@@ -20,6 +24,57 @@ pub const TAG_LEN: usize = 16;
 /// AES-GCM IV length.
 pub const IV_LEN: usize = 12;
 
+/// Which implementation provides the primitives (see the module documentation).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub struct CryptoProvider(Backend);
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+enum Backend {
+    #[default]
+    RustCrypto,
+    #[cfg(all(feature = "aws-lc", not(target_arch = "wasm32")))]
+    AwsLc,
+}
+
+impl CryptoProvider {
+    /// RustCrypto for every primitive: the default, and the only provider on wasm32.
+    pub const PURE_RUST: Self = Self(Backend::RustCrypto);
+    /// AWS-LC for AES-GCM, SHA-2, HKDF and RSA-OAEP (native builds with the `aws-lc` feature).
+    #[cfg(all(feature = "aws-lc", not(target_arch = "wasm32")))]
+    pub const AWS_LC: Self = Self(Backend::AwsLc);
+
+    /// The fastest provider this build has.
+    pub const fn fastest() -> Self {
+        #[cfg(all(feature = "aws-lc", not(target_arch = "wasm32")))]
+        return Self::AWS_LC;
+        #[cfg(not(all(feature = "aws-lc", not(target_arch = "wasm32"))))]
+        return Self::PURE_RUST;
+    }
+
+    /// Every provider this build has (tests run each).
+    pub fn all() -> &'static [Self] {
+        &[
+            Self::PURE_RUST,
+            #[cfg(all(feature = "aws-lc", not(target_arch = "wasm32")))]
+            Self::AWS_LC,
+        ]
+    }
+
+    /// A short name: `rust` or `aws-lc`.
+    pub const fn name(self) -> &'static str {
+        match self.0 {
+            Backend::RustCrypto => "rust",
+            #[cfg(all(feature = "aws-lc", not(target_arch = "wasm32")))]
+            Backend::AwsLc => "aws-lc",
+        }
+    }
+
+    #[cfg(all(feature = "aws-lc", not(target_arch = "wasm32")))]
+    pub(crate) fn is_aws_lc(self) -> bool {
+        self.0 != Backend::RustCrypto
+    }
+}
+
 /// Fills `buf` from the system CSPRNG.
 pub fn fill_random(buf: &mut [u8]) -> Result<(), Error> {
     getrandom::fill(buf).map_err(|_| Error::Random)
@@ -30,7 +85,14 @@ pub fn fill_random(buf: &mut [u8]) -> Result<(), Error> {
 pub struct AuthFailed;
 
 /// An AES-GCM key (128, 192 or 256 bits) with a 12-byte IV and 16-byte tag.
-pub struct GcmKey(backend::Gcm);
+pub struct GcmKey(Gcm);
+
+enum Gcm {
+    // Boxed: the pure-Rust key schedule is 640 bytes, AWS-LC's a pointer.
+    Rust(alloc::boxed::Box<rust::Gcm>),
+    #[cfg(all(feature = "aws-lc", not(target_arch = "wasm32")))]
+    AwsLc(awslc::Gcm),
+}
 
 impl core::fmt::Debug for GcmKey {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
@@ -39,14 +101,22 @@ impl core::fmt::Debug for GcmKey {
 }
 
 impl GcmKey {
-    /// A key from 16, 24 or 32 bytes.
-    pub fn new(key: &[u8]) -> Result<Self, Error> {
-        backend::Gcm::new(key).map(Self)
+    /// A key from 16, 24 or 32 bytes, from `provider`.
+    pub fn new(provider: CryptoProvider, key: &[u8]) -> Result<Self, Error> {
+        Ok(Self(match provider.0 {
+            Backend::RustCrypto => Gcm::Rust(alloc::boxed::Box::new(rust::Gcm::new(key)?)),
+            #[cfg(all(feature = "aws-lc", not(target_arch = "wasm32")))]
+            Backend::AwsLc => Gcm::AwsLc(awslc::Gcm::new(key)?),
+        }))
     }
 
     /// Encrypts `buf` in place and returns the tag.
     pub fn seal_in_place(&self, iv: &[u8; IV_LEN], aad: &[u8], buf: &mut [u8]) -> [u8; TAG_LEN] {
-        self.0.seal(iv, aad, buf)
+        match &self.0 {
+            Gcm::Rust(k) => k.seal(iv, aad, buf),
+            #[cfg(all(feature = "aws-lc", not(target_arch = "wasm32")))]
+            Gcm::AwsLc(k) => k.seal(iv, aad, buf),
+        }
     }
 
     /// Decrypts `buf` in place if `tag` verifies. On failure `buf` holds no plaintext.
@@ -57,11 +127,59 @@ impl GcmKey {
         buf: &mut [u8],
         tag: &[u8],
     ) -> Result<(), AuthFailed> {
-        let r = self.0.open(iv, aad, buf, tag);
+        let r = match &self.0 {
+            Gcm::Rust(k) => k.open(iv, aad, buf, tag),
+            #[cfg(all(feature = "aws-lc", not(target_arch = "wasm32")))]
+            Gcm::AwsLc(k) => k.open(iv, aad, buf, tag),
+        };
         if r.is_err() {
             buf.fill(0);
         }
         r.map_err(|()| AuthFailed)
+    }
+}
+
+/// A SHA-256 or SHA-384 stream from one provider.
+enum Hash {
+    S256(sha2::Sha256),
+    S384(sha2::Sha384),
+    #[cfg(all(feature = "aws-lc", not(target_arch = "wasm32")))]
+    AwsLc(aws_lc_rs::digest::Context),
+}
+
+impl Hash {
+    fn new(provider: CryptoProvider, alg: SignatureAlgorithm) -> Self {
+        use sha2::Digest;
+        match (provider.0, alg) {
+            #[cfg(all(feature = "aws-lc", not(target_arch = "wasm32")))]
+            (Backend::AwsLc, SignatureAlgorithm::EcdsaP256Sha256) => {
+                Self::AwsLc(aws_lc_rs::digest::Context::new(&aws_lc_rs::digest::SHA256))
+            }
+            #[cfg(all(feature = "aws-lc", not(target_arch = "wasm32")))]
+            (Backend::AwsLc, SignatureAlgorithm::EcdsaP384Sha384) => {
+                Self::AwsLc(aws_lc_rs::digest::Context::new(&aws_lc_rs::digest::SHA384))
+            }
+            (_, SignatureAlgorithm::EcdsaP256Sha256) => Self::S256(sha2::Sha256::new()),
+            (_, SignatureAlgorithm::EcdsaP384Sha384) => Self::S384(sha2::Sha384::new()),
+        }
+    }
+    fn update(&mut self, data: &[u8]) {
+        use sha2::Digest;
+        match self {
+            Self::S256(h) => h.update(data),
+            Self::S384(h) => h.update(data),
+            #[cfg(all(feature = "aws-lc", not(target_arch = "wasm32")))]
+            Self::AwsLc(h) => h.update(data),
+        }
+    }
+    fn finish(self) -> Vec<u8> {
+        use sha2::Digest;
+        match self {
+            Self::S256(h) => h.finalize().to_vec(),
+            Self::S384(h) => h.finalize().to_vec(),
+            #[cfg(all(feature = "aws-lc", not(target_arch = "wasm32")))]
+            Self::AwsLc(h) => h.finish().as_ref().to_vec(),
+        }
     }
 }
 
@@ -73,7 +191,7 @@ impl GcmKey {
 pub struct MessageHash(HashInner);
 
 enum HashInner {
-    Direct(hash_backend::Hash),
+    Direct(Hash),
     #[cfg(all(feature = "parallel", not(target_arch = "wasm32")))]
     Threaded(threaded::Worker),
 }
@@ -85,12 +203,12 @@ impl core::fmt::Debug for MessageHash {
 }
 
 impl MessageHash {
-    pub(crate) fn new(alg: SignatureAlgorithm) -> Self {
+    pub(crate) fn new(provider: CryptoProvider, alg: SignatureAlgorithm) -> Self {
         #[cfg(all(feature = "parallel", not(target_arch = "wasm32")))]
-        if let Some(w) = threaded::Worker::spawn(alg) {
+        if let Some(w) = threaded::Worker::spawn(provider, alg) {
             return Self(HashInner::Threaded(w));
         }
-        Self(HashInner::Direct(hash_backend::Hash::new(alg)))
+        Self(HashInner::Direct(Hash::new(provider, alg)))
     }
     pub(crate) fn update(&mut self, data: &[u8]) {
         match &mut self.0 {
@@ -114,7 +232,7 @@ mod threaded {
     use std::sync::mpsc::{Receiver, Sender, SyncSender, channel, sync_channel};
     use std::thread::JoinHandle;
 
-    use super::hash_backend::Hash;
+    use super::{CryptoProvider, Hash};
     use crate::suite::SignatureAlgorithm;
 
     const BUF: usize = 1 << 20;
@@ -128,13 +246,13 @@ mod threaded {
     }
 
     impl Worker {
-        pub(super) fn spawn(alg: SignatureAlgorithm) -> Option<Self> {
+        pub(super) fn spawn(provider: CryptoProvider, alg: SignatureAlgorithm) -> Option<Self> {
             let (tx, rx) = sync_channel::<Vec<u8>>(IN_FLIGHT);
             let (back, spare): (Sender<Vec<u8>>, _) = channel();
             let handle = std::thread::Builder::new()
                 .name("cse-hash".into())
                 .spawn(move || {
-                    let mut h = Hash::new(alg);
+                    let mut h = Hash::new(provider, alg);
                     for mut b in rx {
                         h.update(&b);
                         b.clear();
@@ -203,10 +321,13 @@ pub(crate) struct DerivedKeys {
 /// Derives the frame key (and the commitment key of committing suites) from the data key
 /// (spec `framework/transitive-requirements.md`, key derivation).
 pub(crate) fn derive_keys(
+    provider: CryptoProvider,
     suite: AlgorithmSuite,
     data_key: &[u8],
     message_id: &[u8],
 ) -> Result<DerivedKeys, Error> {
+    #[cfg(not(all(feature = "aws-lc", not(target_arch = "wasm32"))))]
+    let _ = provider;
     if data_key.len() != suite.data_key_len() {
         return Err(Error::Key(alloc::format!(
             "data key is {} bytes, suite {} needs {}",
@@ -230,6 +351,19 @@ pub(crate) fn derive_keys(
             let mut info = Vec::with_capacity(2 + message_id.len());
             info.extend_from_slice(&id);
             info.extend_from_slice(message_id);
+            #[cfg(all(feature = "aws-lc", not(target_arch = "wasm32")))]
+            if provider.is_aws_lc() {
+                let alg = if suite.kdf() == Kdf::HkdfSha256 {
+                    aws_lc_rs::hkdf::HKDF_SHA256
+                } else {
+                    aws_lc_rs::hkdf::HKDF_SHA384
+                };
+                awslc::hkdf(alg, &[], data_key, &[&info], &mut key)?;
+                return Ok(DerivedKeys {
+                    key,
+                    commitment: None,
+                });
+            }
             if suite.kdf() == Kdf::HkdfSha256 {
                 let (mut prk_bytes, prk) = hkdf::Hkdf::<sha2::Sha256>::extract(None, data_key);
                 zeroize::Zeroize::zeroize(&mut prk_bytes[..]);
@@ -246,14 +380,25 @@ pub(crate) fn derive_keys(
             })
         }
         Kdf::HkdfSha512Committing => {
+            let mut info = [0u8; 11];
+            info[..2].copy_from_slice(&id);
+            info[2..].copy_from_slice(b"DERIVEKEY");
+            #[cfg(all(feature = "aws-lc", not(target_arch = "wasm32")))]
+            if provider.is_aws_lc() {
+                let alg = aws_lc_rs::hkdf::HKDF_SHA512;
+                let mut commit = Zeroizing::new([0u8; 32]);
+                awslc::hkdf(alg, message_id, data_key, &[&info], &mut key)?;
+                awslc::hkdf(alg, message_id, data_key, &[b"COMMITKEY"], &mut commit[..])?;
+                return Ok(DerivedKeys {
+                    key,
+                    commitment: Some(commit),
+                });
+            }
             // The extracted PRK is zeroed here; the HMAC state inside `prk` zeroes itself
             // on drop (hmac's `zeroize` feature).
             let (mut prk_bytes, prk) =
                 hkdf::Hkdf::<sha2::Sha512>::extract(Some(message_id), data_key);
             zeroize::Zeroize::zeroize(&mut prk_bytes[..]);
-            let mut info = [0u8; 11];
-            info[..2].copy_from_slice(&id);
-            info[2..].copy_from_slice(b"DERIVEKEY");
             prk.expand(&info, &mut key).map_err(expand_err)?;
             let mut commit = Zeroizing::new([0u8; 32]);
             prk.expand(b"COMMITKEY", &mut commit[..])
@@ -377,8 +522,8 @@ impl Verifier {
 }
 
 #[cfg(all(feature = "aws-lc", not(target_arch = "wasm32")))]
-mod backend {
-    use aws_lc_rs::aead;
+mod awslc {
+    use aws_lc_rs::{aead, hkdf};
 
     use super::{IV_LEN, TAG_LEN};
     use crate::error::Error;
@@ -423,10 +568,33 @@ mod backend {
                 .map_err(|_| ())
         }
     }
+
+    /// An output length for AWS-LC's HKDF.
+    struct Len(usize);
+
+    impl hkdf::KeyType for Len {
+        fn len(&self) -> usize {
+            self.0
+        }
+    }
+
+    /// HKDF extract-then-expand into `out` (AWS-LC keeps and clears the PRK itself).
+    pub(super) fn hkdf(
+        alg: hkdf::Algorithm,
+        salt: &[u8],
+        ikm: &[u8],
+        info: &[&[u8]],
+        out: &mut [u8],
+    ) -> Result<(), Error> {
+        hkdf::Salt::new(alg, salt)
+            .extract(ikm)
+            .expand(info, Len(out.len()))
+            .and_then(|okm| okm.fill(out))
+            .map_err(|_| Error::Misuse("HKDF output length"))
+    }
 }
 
-#[cfg(not(all(feature = "aws-lc", not(target_arch = "wasm32"))))]
-mod backend {
+mod rust {
     use aes_gcm::aead::consts::U12;
     use aes_gcm::aead::{AeadInOut, KeyInit};
     use aes_gcm::{Aes128Gcm, Aes256Gcm, AesGcm, Nonce, Tag};
@@ -485,102 +653,39 @@ mod backend {
     }
 }
 
-#[cfg(all(feature = "openssl", not(target_arch = "wasm32")))]
-mod hash_backend {
-    use alloc::vec::Vec;
-
-    use crate::suite::SignatureAlgorithm;
-
-    pub(super) enum Hash {
-        S256(openssl::sha::Sha256),
-        S384(openssl::sha::Sha384),
-    }
-
-    impl Hash {
-        pub(super) fn new(alg: SignatureAlgorithm) -> Self {
-            match alg {
-                SignatureAlgorithm::EcdsaP256Sha256 => Self::S256(openssl::sha::Sha256::new()),
-                SignatureAlgorithm::EcdsaP384Sha384 => Self::S384(openssl::sha::Sha384::new()),
-            }
-        }
-        pub(super) fn update(&mut self, data: &[u8]) {
-            match self {
-                Self::S256(h) => h.update(data),
-                Self::S384(h) => h.update(data),
-            }
-        }
-        pub(super) fn finish(self) -> Vec<u8> {
-            match self {
-                Self::S256(h) => h.finish().to_vec(),
-                Self::S384(h) => h.finish().to_vec(),
-            }
-        }
-    }
-}
-
-#[cfg(not(all(feature = "openssl", not(target_arch = "wasm32"))))]
-mod hash_backend {
-    use alloc::vec::Vec;
-    use sha2::Digest;
-
-    use crate::suite::SignatureAlgorithm;
-
-    pub(super) enum Hash {
-        S256(sha2::Sha256),
-        S384(sha2::Sha384),
-    }
-
-    impl Hash {
-        pub(super) fn new(alg: SignatureAlgorithm) -> Self {
-            match alg {
-                SignatureAlgorithm::EcdsaP256Sha256 => Self::S256(sha2::Sha256::new()),
-                SignatureAlgorithm::EcdsaP384Sha384 => Self::S384(sha2::Sha384::new()),
-            }
-        }
-        pub(super) fn update(&mut self, data: &[u8]) {
-            match self {
-                Self::S256(h) => h.update(data),
-                Self::S384(h) => h.update(data),
-            }
-        }
-        pub(super) fn finish(self) -> Vec<u8> {
-            match self {
-                Self::S256(h) => h.finalize().to_vec(),
-                Self::S384(h) => h.finalize().to_vec(),
-            }
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
     fn gcm_round_trip_and_tamper() {
-        for len in [16, 24, 32] {
-            let k = GcmKey::new(&alloc::vec![7u8; len]).unwrap();
-            let iv = [1u8; 12];
-            let mut buf = *b"hello frames";
-            let tag = k.seal_in_place(&iv, b"aad", &mut buf);
-            assert_ne!(&buf, b"hello frames");
-            let mut bad = buf;
-            assert!(k.open_in_place(&iv, b"aaD", &mut bad, &tag).is_err());
-            assert_eq!(bad, [0u8; 12]);
-            k.open_in_place(&iv, b"aad", &mut buf, &tag).unwrap();
-            assert_eq!(&buf, b"hello frames");
+        for p in CryptoProvider::all() {
+            for len in [16, 24, 32] {
+                let k = GcmKey::new(*p, &alloc::vec![7u8; len]).unwrap();
+                let iv = [1u8; 12];
+                let mut buf = *b"hello frames";
+                let tag = k.seal_in_place(&iv, b"aad", &mut buf);
+                assert_ne!(&buf, b"hello frames");
+                let mut bad = buf;
+                assert!(k.open_in_place(&iv, b"aaD", &mut bad, &tag).is_err());
+                assert_eq!(bad, [0u8; 12]);
+                k.open_in_place(&iv, b"aad", &mut buf, &tag).unwrap();
+                assert_eq!(&buf, b"hello frames");
+            }
+            assert!(GcmKey::new(*p, &[0u8; 20]).is_err());
         }
-        assert!(GcmKey::new(&[0u8; 20]).is_err());
     }
 
     #[test]
     fn gcm_known_answer() {
         // NIST GCM test case 14 (256-bit zero key, zero IV, one zero block).
-        let k = GcmKey::new(&[0u8; 32]).unwrap();
-        let mut buf = [0u8; 16];
-        let tag = k.seal_in_place(&[0u8; 12], &[], &mut buf);
-        assert_eq!(buf, hex("cea7403d4d606b6e074ec5d3baf39d18"));
-        assert_eq!(tag, hex("d0d1c8a799996bf0265b98b5d48ab919"));
+        for p in CryptoProvider::all() {
+            let k = GcmKey::new(*p, &[0u8; 32]).unwrap();
+            let mut buf = [0u8; 16];
+            let tag = k.seal_in_place(&[0u8; 12], &[], &mut buf);
+            assert_eq!(buf, hex("cea7403d4d606b6e074ec5d3baf39d18"), "{}", p.name());
+            assert_eq!(tag, hex("d0d1c8a799996bf0265b98b5d48ab919"), "{}", p.name());
+        }
     }
 
     fn hex<const N: usize>(s: &str) -> [u8; N] {
@@ -593,40 +698,77 @@ mod tests {
 
     #[test]
     fn signatures_have_fixed_length_and_verify() {
+        for p in CryptoProvider::all() {
+            for alg in [
+                SignatureAlgorithm::EcdsaP256Sha256,
+                SignatureAlgorithm::EcdsaP384Sha384,
+            ] {
+                let (s, public) = Signer::generate(alg).unwrap();
+                assert_eq!(
+                    public.len(),
+                    if alg == SignatureAlgorithm::EcdsaP256Sha256 {
+                        44
+                    } else {
+                        68
+                    }
+                );
+                let mut h = MessageHash::new(*p, alg);
+                h.update(b"message");
+                let d = h.finish();
+                let sig = s.sign(&d).unwrap();
+                assert_eq!(sig.len(), alg.fixed_signature_len());
+                let v = Verifier::from_context_value(alg, &public).unwrap();
+                v.verify(&d, &sig).unwrap();
+                let mut d2 = d.clone();
+                d2[0] ^= 1;
+                assert!(v.verify(&d2, &sig).is_err());
+            }
+        }
+    }
+
+    #[test]
+    fn providers_agree_on_hashes_and_derived_keys() {
+        let data: Vec<u8> = (0..5000u32).map(|i| (i * 7) as u8).collect();
         for alg in [
             SignatureAlgorithm::EcdsaP256Sha256,
             SignatureAlgorithm::EcdsaP384Sha384,
         ] {
-            let (s, public) = Signer::generate(alg).unwrap();
-            assert_eq!(
-                public.len(),
-                if alg == SignatureAlgorithm::EcdsaP256Sha256 {
-                    44
-                } else {
-                    68
-                }
-            );
-            let mut h = MessageHash::new(alg);
-            h.update(b"message");
-            let d = h.finish();
-            let sig = s.sign(&d).unwrap();
-            assert_eq!(sig.len(), alg.fixed_signature_len());
-            let v = Verifier::from_context_value(alg, &public).unwrap();
-            v.verify(&d, &sig).unwrap();
-            let mut d2 = d.clone();
-            d2[0] ^= 1;
-            assert!(v.verify(&d2, &sig).is_err());
+            let digests: Vec<Vec<u8>> = CryptoProvider::all()
+                .iter()
+                .map(|p| {
+                    let mut h = MessageHash::new(*p, alg);
+                    for piece in data.chunks(333) {
+                        h.update(piece);
+                    }
+                    h.finish()
+                })
+                .collect();
+            assert!(digests.windows(2).all(|w| w[0] == w[1]));
+        }
+        for suite in AlgorithmSuite::ALL {
+            let dk = alloc::vec![9u8; suite.data_key_len()];
+            let id = alloc::vec![3u8; suite.message_id_len()];
+            let keys: Vec<(Vec<u8>, Option<[u8; 32]>)> = CryptoProvider::all()
+                .iter()
+                .map(|p| {
+                    let d = derive_keys(*p, *suite, &dk, &id).unwrap();
+                    (d.key.to_vec(), d.commitment.map(|c| *c))
+                })
+                .collect();
+            assert!(keys.windows(2).all(|w| w[0] == w[1]), "{suite}");
         }
     }
 
     #[test]
     fn committing_derivation_separates_keys() {
         let suite = AlgorithmSuite::AES_256_GCM_HKDF_SHA512_COMMIT_KEY;
-        let d = derive_keys(suite, &[1u8; 32], &[2u8; 32]).unwrap();
-        let c = d.commitment.unwrap();
-        assert_ne!(&d.key[..], &c[..]);
-        let d2 = derive_keys(suite, &[1u8; 32], &[3u8; 32]).unwrap();
-        assert_ne!(&d.key[..], &d2.key[..]);
-        assert!(derive_keys(suite, &[1u8; 16], &[2u8; 32]).is_err());
+        for p in CryptoProvider::all() {
+            let d = derive_keys(*p, suite, &[1u8; 32], &[2u8; 32]).unwrap();
+            let c = d.commitment.unwrap();
+            assert_ne!(&d.key[..], &c[..]);
+            let d2 = derive_keys(*p, suite, &[1u8; 32], &[3u8; 32]).unwrap();
+            assert_ne!(&d.key[..], &d2.key[..]);
+            assert!(derive_keys(*p, suite, &[1u8; 16], &[2u8; 32]).is_err());
+        }
     }
 }

@@ -10,7 +10,7 @@ use zeroize::Zeroizing;
 use crate::body::{self, FINAL_MARKER, MAX_NON_FRAMED, Part};
 use crate::codec::{Reader, Short};
 use crate::context::{self, EncryptionContext, PUBLIC_KEY_FIELD};
-use crate::crypto::{self, GcmKey, IV_LEN, MessageHash, TAG_LEN, Verifier};
+use crate::crypto::{self, CryptoProvider, GcmKey, IV_LEN, MessageHash, TAG_LEN, Verifier};
 use crate::error::{Error, Limit, MAX_SHOWN_CHARS, printable};
 use crate::header::{ContentType, Header, HeaderScan, ParseRules};
 use crate::keyring::{DecryptionMaterials, Keyring};
@@ -60,6 +60,8 @@ pub struct DecryptConfig {
     pub max_frame_length: Option<u64>,
     /// Largest accepted non-framed body (default [`DEFAULT_MAX_NON_FRAMED_SIZE`]).
     pub max_non_framed_size: Option<u64>,
+    /// Which implementation provides the primitives (default: pure Rust).
+    pub provider: CryptoProvider,
 }
 
 impl DecryptConfig {
@@ -87,6 +89,7 @@ impl Default for DecryptConfig {
             max_header_size: Some(DEFAULT_MAX_HEADER_SIZE),
             max_frame_length: Some(DEFAULT_MAX_FRAME_LENGTH),
             max_non_framed_size: Some(DEFAULT_MAX_NON_FRAMED_SIZE),
+            provider: CryptoProvider::default(),
         }
     }
 }
@@ -391,7 +394,7 @@ impl<K: Keyring> Decryptor<K> {
         let verify = match (suite.signature(), stored.get(PUBLIC_KEY_FIELD)) {
             (Some(alg), Some(pk)) => Some((
                 Verifier::from_context_value(alg, pk)?,
-                MessageHash::new(alg),
+                MessageHash::new(self.config.provider, alg),
             )),
             (Some(_), None) => {
                 return Err(Error::PublicKeyMismatch(
@@ -422,20 +425,26 @@ impl<K: Keyring> Decryptor<K> {
         }
         let mut full = stored.clone();
         full.extend(required.iter().map(|(k, v)| (k.clone(), v.clone())));
-        let mut materials =
-            DecryptionMaterials::new(suite, full).with_attempt_limit(self.config.max_key_attempts);
+        let mut materials = DecryptionMaterials::new(suite, full)
+            .with_provider(self.config.provider)
+            .with_attempt_limit(self.config.max_key_attempts);
         self.keyring
             .on_decrypt(&mut materials, &header.encrypted_data_keys)?;
         let data_key = materials.data_key.ok_or(Error::Misuse(
             "the keyring reported success without a data key",
         ))?;
-        let keys = crypto::derive_keys(suite, data_key.as_bytes(), &header.message_id)?;
+        let keys = crypto::derive_keys(
+            self.config.provider,
+            suite,
+            data_key.as_bytes(),
+            &header.message_id,
+        )?;
         if let (Some(expected), Some(derived)) = (&header.commitment, &keys.commitment)
             && !bool::from(expected.ct_eq(&derived[..]))
         {
             return Err(Error::CommitmentMismatch);
         }
-        let key = GcmKey::new(&keys.key)?;
+        let key = GcmKey::new(self.config.provider, &keys.key)?;
         let (iv, tag) = match header.version() {
             1 => {
                 let mut iv = [0u8; IV_LEN];

@@ -7,7 +7,7 @@ use alloc::vec::Vec;
 
 use crate::body::{self, FINAL_MARKER, Part};
 use crate::context::{self, EncryptionContext, PUBLIC_KEY_FIELD};
-use crate::crypto::{self, GcmKey, IV_LEN, MessageHash, Signer};
+use crate::crypto::{self, CryptoProvider, GcmKey, IV_LEN, MessageHash, Signer};
 use crate::error::Error;
 use crate::header::{ContentType, Header};
 use crate::keyring::{EncryptionMaterials, Keyring};
@@ -33,6 +33,8 @@ pub struct EncryptConfig {
     pub required_context_keys: BTreeSet<String>,
     /// Refuse to write more encrypted data keys than this.
     pub max_encrypted_data_keys: Option<usize>,
+    /// Which implementation provides the primitives (default: pure Rust).
+    pub provider: CryptoProvider,
 }
 
 impl Default for EncryptConfig {
@@ -44,6 +46,7 @@ impl Default for EncryptConfig {
             encryption_context: EncryptionContext::new(),
             required_context_keys: BTreeSet::new(),
             max_encrypted_data_keys: None,
+            provider: CryptoProvider::default(),
         }
     }
 }
@@ -126,7 +129,7 @@ impl Encryptor {
             Some(alg) => {
                 let (signer, public) = Signer::generate(alg)?;
                 full_context.insert(PUBLIC_KEY_FIELD.into(), public);
-                Some((signer, MessageHash::new(alg)))
+                Some((signer, MessageHash::new(config.provider, alg)))
             }
             None if half_sign => {
                 let (_, public) =
@@ -141,6 +144,7 @@ impl Encryptor {
             encryption_context: full_context,
             data_key: None,
             encrypted_data_keys: Vec::new(),
+            provider: config.provider,
         };
         keyring.on_encrypt(&mut materials)?;
         let data_key = materials
@@ -159,8 +163,8 @@ impl Encryptor {
 
         let mut message_id = alloc::vec![0u8; suite.message_id_len()];
         crypto::fill_random(&mut message_id)?;
-        let keys = crypto::derive_keys(suite, data_key.as_bytes(), &message_id)?;
-        let key = GcmKey::new(&keys.key)?;
+        let keys = crypto::derive_keys(config.provider, suite, data_key.as_bytes(), &message_id)?;
+        let key = GcmKey::new(config.provider, &keys.key)?;
 
         let mut stored = materials.encryption_context;
         let mut required = EncryptionContext::new();

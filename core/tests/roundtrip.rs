@@ -3,6 +3,7 @@
 
 #![allow(clippy::unwrap_used, reason = "test code: a panic is a test failure")]
 
+use cse_core::crypto::CryptoProvider;
 use cse_core::{
     AlgorithmSuite, CommitmentPolicy, DecryptConfig, Decryptor, EncryptConfig, EncryptionContext,
     Encryptor, Error, RawAesKeyring, framed_message_len,
@@ -33,8 +34,17 @@ fn encrypt_in_pieces(config: &EncryptConfig, plaintext: &[u8], piece: usize) -> 
 }
 
 fn decrypt_in_pieces(message: &[u8], piece: usize) -> (Vec<u8>, Result<(), Error>) {
+    decrypt_with(CryptoProvider::default(), message, piece)
+}
+
+fn decrypt_with(
+    provider: CryptoProvider,
+    message: &[u8],
+    piece: usize,
+) -> (Vec<u8>, Result<(), Error>) {
     let config = DecryptConfig {
         commitment_policy: CommitmentPolicy::RequireEncryptAllowDecrypt,
+        provider,
         ..Default::default()
     };
     let mut dec = Decryptor::new(keyring(), config);
@@ -63,17 +73,22 @@ proptest! {
         enc_piece in 1usize..5000,
         dec_piece in 1usize..5000,
         ctx in arb_context(),
+        providers in (0usize..8, 0usize..8),
     ) {
+        // Written by one provider, read by another (each of this build's providers).
+        let all = CryptoProvider::all();
+        let (writer, reader) = (all[providers.0 % all.len()], all[providers.1 % all.len()]);
         let config = EncryptConfig {
             commitment_policy: policy_for(suite),
             suite: Some(suite),
             frame_length,
             encryption_context: ctx.clone(),
+            provider: writer,
             ..Default::default()
         };
         let (message, predicted) = encrypt_in_pieces(&config, &plaintext, enc_piece);
         prop_assert_eq!(message.len() as u64, predicted);
-        let (out, r) = decrypt_in_pieces(&message, dec_piece);
+        let (out, r) = decrypt_with(reader, &message, dec_piece);
         prop_assert!(r.is_ok(), "{:?}", r);
         prop_assert_eq!(&out, &plaintext);
         // The same message read in one piece gives the same result.

@@ -2,6 +2,7 @@
 
 #![allow(clippy::unwrap_used, reason = "test code: a panic is a test failure")]
 
+use cse_core::crypto::CryptoProvider;
 use cse_core::{DecryptConfig, EncryptConfig, Error, RawRsaKeyring, RsaPadding};
 use rsa::pkcs1::{EncodeRsaPrivateKey, EncodeRsaPublicKey};
 use rsa::pkcs8::{EncodePrivateKey, EncodePublicKey, LineEnding};
@@ -18,6 +19,57 @@ fn pems() -> (String, String) {
         k.to_public_key().to_public_key_pem(LineEnding::LF).unwrap(),
         k.to_pkcs8_pem(LineEnding::LF).unwrap().to_string(),
     )
+}
+
+#[test]
+fn every_padding_round_trips_across_providers() {
+    let (public, private) = pems();
+    for padding in RsaPadding::ALL {
+        let enc = RawRsaKeyring::new("MyAppKeys", "S3RSAKey", padding)
+            .unwrap()
+            .with_public_key(public.as_bytes())
+            .unwrap();
+        let dec = RawRsaKeyring::new("MyAppKeys", "S3RSAKey", padding)
+            .unwrap()
+            .with_private_key(private.as_bytes())
+            .unwrap();
+        for writer in CryptoProvider::all() {
+            for reader in CryptoProvider::all() {
+                let config = EncryptConfig {
+                    provider: *writer,
+                    ..EncryptConfig::default()
+                };
+                let m = cse_core::encrypt(&enc, &config, b"rsa").unwrap();
+                let config = DecryptConfig {
+                    provider: *reader,
+                    ..DecryptConfig::default()
+                };
+                let (pt, _) = cse_core::decrypt(&dec, config, &m).unwrap();
+                assert_eq!(
+                    pt,
+                    b"rsa",
+                    "{padding:?} {} -> {}",
+                    writer.name(),
+                    reader.name()
+                );
+                // A wrong key fails the same way under every provider.
+                let wrong = cse_core::decrypt(
+                    &dec,
+                    DecryptConfig {
+                        provider: *reader,
+                        ..DecryptConfig::default()
+                    },
+                    &{
+                        let mut bad = m.clone();
+                        let n = bad.len();
+                        bad[n / 3] ^= 0x40;
+                        bad
+                    },
+                );
+                assert!(wrong.is_err());
+            }
+        }
+    }
 }
 
 #[test]

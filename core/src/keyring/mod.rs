@@ -19,6 +19,7 @@ pub use raw_aes::RawAesKeyring;
 pub use raw_rsa::{RawRsaKeyring, RsaPadding, load_private_key, load_public_key};
 
 use crate::context::EncryptionContext;
+use crate::crypto::CryptoProvider;
 use crate::error::Error;
 use crate::header::EncryptedDataKey;
 use crate::suite::AlgorithmSuite;
@@ -61,6 +62,8 @@ pub struct EncryptionMaterials {
     pub data_key: Option<DataKey>,
     /// Encrypted copies of the data key.
     pub encrypted_data_keys: Vec<EncryptedDataKey>,
+    /// Which implementation provides the primitives.
+    pub provider: CryptoProvider,
 }
 
 /// What keyrings see and fill in on decrypt.
@@ -72,6 +75,8 @@ pub struct DecryptionMaterials {
     pub encryption_context: EncryptionContext,
     /// The data key, once a keyring has unwrapped one.
     pub data_key: Option<DataKey>,
+    /// Which implementation provides the primitives.
+    pub provider: CryptoProvider,
     /// Unwrap attempts made so far, and how many are allowed (shared by every keyring).
     attempts: usize,
     max_attempts: Option<usize>,
@@ -84,9 +89,16 @@ impl DecryptionMaterials {
             suite,
             encryption_context,
             data_key: None,
+            provider: CryptoProvider::default(),
             attempts: 0,
             max_attempts: None,
         }
+    }
+
+    /// The same, with primitives from `provider`.
+    pub fn with_provider(mut self, provider: CryptoProvider) -> Self {
+        self.provider = provider;
+        self
     }
 
     /// The same, allowing at most `max` unwrap attempts across all keyrings.

@@ -20,7 +20,8 @@ const TAG_BITS: u32 = (TAG_LEN * 8) as u32;
 pub struct RawAesKeyring {
     namespace: String,
     name: String,
-    key: GcmKey,
+    /// The wrapping key; an AES-GCM key of the message's provider is made from it per use.
+    key: zeroize::Zeroizing<Vec<u8>>,
 }
 
 impl core::fmt::Debug for RawAesKeyring {
@@ -36,10 +37,12 @@ impl RawAesKeyring {
     /// A keyring over `wrapping_key` (16, 24 or 32 bytes).
     pub fn new(namespace: &str, name: &str, wrapping_key: &[u8]) -> Result<Self, Error> {
         check_namespace(namespace)?;
+        // Checks the length now, with any provider.
+        GcmKey::new(crate::crypto::CryptoProvider::default(), wrapping_key)?;
         Ok(Self {
             namespace: namespace.into(),
             name: name.into(),
-            key: GcmKey::new(wrapping_key)?,
+            key: zeroize::Zeroizing::new(wrapping_key.to_vec()),
         })
     }
 
@@ -81,7 +84,7 @@ impl Keyring for RawAesKeyring {
             .as_ref()
             .map(|k| k.as_bytes().to_vec())
             .unwrap_or_default();
-        let tag = self.key.seal_in_place(&iv, &aad, &mut ciphertext);
+        let tag = GcmKey::new(m.provider, &self.key)?.seal_in_place(&iv, &aad, &mut ciphertext);
         ciphertext.extend_from_slice(&tag);
         m.encrypted_data_keys.push(EncryptedDataKey {
             provider_id: self.namespace.clone(),
@@ -98,6 +101,7 @@ impl Keyring for RawAesKeyring {
     ) -> Result<(), Error> {
         check_no_key_yet(m)?;
         let aad = context::serialize(&m.encryption_context)?;
+        let wrapping = GcmKey::new(m.provider, &self.key)?;
         let mut attempts = Vec::new();
         for edk in edks {
             if edk.provider_id != self.namespace {
@@ -117,8 +121,7 @@ impl Keyring for RawAesKeyring {
             }
             let mut key = DataKey::new(edk.ciphertext[..n].to_vec());
             let mut buf = core::mem::take(&mut key.0);
-            if self
-                .key
+            if wrapping
                 .open_in_place(&iv, &aad, &mut buf, &edk.ciphertext[n..])
                 .is_ok()
             {

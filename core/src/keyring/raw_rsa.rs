@@ -11,6 +11,7 @@ use super::{
     DataKey, DecryptionMaterials, EncryptionMaterials, Keyring, check_namespace, check_no_key_yet,
     not_decrypted,
 };
+use crate::crypto::CryptoProvider;
 use crate::error::Error;
 use crate::header::EncryptedDataKey;
 
@@ -66,6 +67,9 @@ pub struct RawRsaKeyring {
     padding: RsaPadding,
     public: Option<rsa::PublicKey>,
     private: Option<rsa::PrivateKey>,
+    /// The same keys parsed once by AWS-LC, for OAEP under [`CryptoProvider::AWS_LC`].
+    #[cfg(all(feature = "aws-lc", not(target_arch = "wasm32")))]
+    lc: lc::Keys,
 }
 
 impl core::fmt::Debug for RawRsaKeyring {
@@ -90,18 +94,30 @@ impl RawRsaKeyring {
             padding,
             public: None,
             private: None,
+            #[cfg(all(feature = "aws-lc", not(target_arch = "wasm32")))]
+            lc: lc::Keys::default(),
         })
     }
 
     /// Adds the public key (PEM or DER; SPKI or PKCS #1) used to encrypt.
     pub fn with_public_key(mut self, key: &[u8]) -> Result<Self, Error> {
-        self.public = Some(load_public_key(key)?);
+        let public = load_public_key(key)?;
+        #[cfg(all(feature = "aws-lc", not(target_arch = "wasm32")))]
+        {
+            self.lc.public = lc::public(&public);
+        }
+        self.public = Some(public);
         Ok(self)
     }
 
     /// Adds the private key (PEM or DER; PKCS #8 or PKCS #1) used to decrypt.
     pub fn with_private_key(mut self, key: &[u8]) -> Result<Self, Error> {
-        self.private = Some(load_private_key(key)?);
+        let private = load_private_key(key)?;
+        #[cfg(all(feature = "aws-lc", not(target_arch = "wasm32")))]
+        {
+            self.lc.private = lc::private(&private);
+        }
+        self.private = Some(private);
         Ok(self)
     }
 
@@ -118,8 +134,20 @@ impl RawRsaKeyring {
         self.padding
     }
 
-    fn wrap(&self, key: &rsa::PublicKey, data: &[u8]) -> rsa::Result<Vec<u8>> {
+    fn wrap(
+        &self,
+        provider: CryptoProvider,
+        key: &rsa::PublicKey,
+        data: &[u8],
+    ) -> rsa::Result<Vec<u8>> {
         use sha2::{Sha256, Sha384, Sha512};
+        #[cfg(all(feature = "aws-lc", not(target_arch = "wasm32")))]
+        if provider.is_aws_lc()
+            && let Some(r) = lc::wrap(&self.lc, self.padding, data)
+        {
+            return r.map_err(|()| rsa::Error::Internal);
+        }
+        let _ = provider;
         let mut rng = getrandom::SysRng;
         match self.padding {
             RsaPadding::Pkcs1 => key.pkcs1v15_encrypt_with_rng(&mut rng, data),
@@ -130,8 +158,20 @@ impl RawRsaKeyring {
         }
     }
 
-    fn unwrap(&self, key: &rsa::PrivateKey, data: &[u8]) -> rsa::Result<Vec<u8>> {
+    fn unwrap(
+        &self,
+        provider: CryptoProvider,
+        key: &rsa::PrivateKey,
+        data: &[u8],
+    ) -> rsa::Result<Vec<u8>> {
         use sha2::{Sha256, Sha384, Sha512};
+        #[cfg(all(feature = "aws-lc", not(target_arch = "wasm32")))]
+        if provider.is_aws_lc()
+            && let Some(r) = lc::unwrap(&self.lc, self.padding, data)
+        {
+            return r.map_err(|()| rsa::Error::Decryption);
+        }
+        let _ = provider;
         let mut rng = getrandom::SysRng;
         match self.padding {
             RsaPadding::Pkcs1 => key.pkcs1v15_decrypt_with_rng(&mut rng, data),
@@ -160,7 +200,7 @@ impl Keyring for RawRsaKeyring {
             .map(DataKey::as_bytes)
             .unwrap_or_default();
         let ciphertext = self
-            .wrap(public, data_key)
+            .wrap(m.provider, public, data_key)
             .map_err(|e| Error::Key(format!("RSA encryption of the data key failed: {e}")))?;
         m.encrypted_data_keys.push(EncryptedDataKey {
             provider_id: self.namespace.clone(),
@@ -193,7 +233,7 @@ impl Keyring for RawRsaKeyring {
             // Every failure (bad padding, a key of the wrong length, any other reason) ends
             // the same way, so that nothing tells one from another. PKCS #1 v1.5 uses
             // implicit rejection: bad padding yields a synthetic key, not an error.
-            match self.unwrap(private, &edk.ciphertext) {
+            match self.unwrap(m.provider, private, &edk.ciphertext) {
                 Ok(k) if k.len() == m.suite.data_key_len() => {
                     m.data_key = Some(DataKey::new(k));
                     return Ok(());
@@ -266,5 +306,119 @@ pub fn load_private_key(data: &[u8]) -> Result<rsa::PrivateKey, Error> {
         None => rsa::PrivateKey::from_pkcs8_der(data)
             .or_else(|_| rsa::PrivateKey::from_pkcs1_der(data))
             .map_err(|_| err("neither PEM nor PKCS #8/PKCS #1 DER")),
+    }
+}
+
+/// RSA-OAEP through AWS-LC. PKCS #1 v1.5 stays with RustCrypto, whose unwrapping uses implicit
+/// rejection (no padding error to time or observe).
+#[cfg(all(feature = "aws-lc", not(target_arch = "wasm32")))]
+mod lc {
+    use alloc::vec::Vec;
+
+    use aws_lc_rs::rsa::{
+        OAEP_SHA1_MGF1SHA1, OAEP_SHA256_MGF1SHA256, OAEP_SHA384_MGF1SHA384, OAEP_SHA512_MGF1SHA512,
+        OaepAlgorithm, OaepPrivateDecryptingKey, OaepPublicEncryptingKey, PrivateDecryptingKey,
+        PublicEncryptingKey,
+    };
+    use pkcs8::{EncodePrivateKey, EncodePublicKey};
+    use zeroize::Zeroizing;
+
+    use super::RsaPadding;
+
+    #[derive(Default)]
+    pub(super) struct Keys {
+        pub(super) public: Option<OaepPublicEncryptingKey>,
+        pub(super) private: Option<OaepPrivateDecryptingKey>,
+    }
+
+    fn algorithm(padding: RsaPadding) -> Option<&'static OaepAlgorithm> {
+        match padding {
+            RsaPadding::Pkcs1 => None,
+            RsaPadding::OaepSha1 => Some(&OAEP_SHA1_MGF1SHA1),
+            RsaPadding::OaepSha256 => Some(&OAEP_SHA256_MGF1SHA256),
+            RsaPadding::OaepSha384 => Some(&OAEP_SHA384_MGF1SHA384),
+            RsaPadding::OaepSha512 => Some(&OAEP_SHA512_MGF1SHA512),
+        }
+    }
+
+    /// The key as AWS-LC sees it, or `None` if AWS-LC refuses it (RustCrypto is used then).
+    pub(super) fn public(key: &rsa::PublicKey) -> Option<OaepPublicEncryptingKey> {
+        let der = key.to_public_key_der().ok()?;
+        let k = PublicEncryptingKey::from_der(der.as_bytes()).ok()?;
+        OaepPublicEncryptingKey::new(k).ok()
+    }
+
+    pub(super) fn private(key: &rsa::PrivateKey) -> Option<OaepPrivateDecryptingKey> {
+        let der = key.to_pkcs8_der().ok()?;
+        let k = PrivateDecryptingKey::from_pkcs8(der.as_bytes()).ok()?;
+        OaepPrivateDecryptingKey::new(k).ok()
+    }
+
+    /// `None` when AWS-LC does not handle this padding or key.
+    pub(super) fn wrap(
+        keys: &Keys,
+        padding: RsaPadding,
+        data: &[u8],
+    ) -> Option<Result<Vec<u8>, ()>> {
+        let (alg, key) = (algorithm(padding)?, keys.public.as_ref()?);
+        let mut out = alloc::vec![0u8; key.ciphertext_size()];
+        Some(
+            key.encrypt(alg, data, &mut out, None)
+                .map(|c| c.to_vec())
+                .map_err(|_| ()),
+        )
+    }
+
+    pub(super) fn unwrap(
+        keys: &Keys,
+        padding: RsaPadding,
+        data: &[u8],
+    ) -> Option<Result<Vec<u8>, ()>> {
+        let (alg, key) = (algorithm(padding)?, keys.private.as_ref()?);
+        let mut out = Zeroizing::new(alloc::vec![0u8; key.min_output_size()]);
+        Some(
+            key.decrypt(alg, data, &mut out, None)
+                .map(|p| p.to_vec())
+                .map_err(|_| ()),
+        )
+    }
+}
+
+#[cfg(all(test, feature = "aws-lc", not(target_arch = "wasm32")))]
+mod tests {
+    use super::*;
+    use pkcs8::{EncodePrivateKey, EncodePublicKey, LineEnding};
+
+    #[test]
+    fn aws_lc_takes_the_keys_it_is_given() {
+        let k = rsa::PrivateKey::new(&mut getrandom::SysRng, 2048).unwrap();
+        let private = k.to_pkcs8_pem(LineEnding::LF).unwrap();
+        let public = k.to_public_key().to_public_key_pem(LineEnding::LF).unwrap();
+        for padding in RsaPadding::ALL {
+            let keyring = RawRsaKeyring::new("n", "k", padding)
+                .unwrap()
+                .with_private_key(private.as_bytes())
+                .unwrap()
+                .with_public_key(public.as_bytes())
+                .unwrap();
+            // Every OAEP keyring has its AWS-LC keys (PKCS #1 v1.5 stays RustCrypto).
+            assert!(keyring.lc.private.is_some() && keyring.lc.public.is_some());
+            let data = [7u8; 32];
+            let ct = keyring
+                .wrap(
+                    CryptoProvider::AWS_LC,
+                    keyring.public.as_ref().unwrap(),
+                    &data,
+                )
+                .unwrap();
+            let pt = keyring
+                .unwrap(
+                    CryptoProvider::PURE_RUST,
+                    keyring.private.as_ref().unwrap(),
+                    &ct,
+                )
+                .unwrap();
+            assert_eq!(pt, data, "{padding:?}");
+        }
     }
 }

@@ -53,8 +53,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .with_public_key(&public)?;
     let dec_ring = RawRsaKeyring::new("MyAppKeys", "S3RSAKey", RsaPadding::OaepSha256)?
         .with_private_key(&private)?;
+    // The provider `cse` uses on this build (AWS-LC natively).
+    let provider = cse_core::crypto::CryptoProvider::fastest();
     let config = EncryptConfig {
         suite: Some(suite),
+        provider,
         ..EncryptConfig::default()
     };
     let mut block = vec![0u8; 1 << 20];
@@ -89,7 +92,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             let mut sink = Counter(0);
             decrypt_stream(
                 &dec_ring,
-                DecryptConfig::default(),
+                DecryptConfig {
+                    provider,
+                    ..DecryptConfig::default()
+                },
                 std::fs::File::open(&path)?,
                 &mut sink,
             )?;
