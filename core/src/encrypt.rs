@@ -81,25 +81,10 @@ impl core::fmt::Debug for Encryptor {
 impl Encryptor {
     /// Gets the data key from `keyring`, then prepares the header.
     pub fn new<K: Keyring + ?Sized>(keyring: &K, config: &EncryptConfig) -> Result<Self, Error> {
-        Self::build(keyring, config, false)
+        Self::build(keyring, config)
     }
 
-    /// Test vectors only: a message of an unsigned suite whose context nevertheless carries
-    /// `aws-crypto-public-key` (the official "half-sign" tampering). Every reader must reject it.
-    #[cfg(feature = "test-vectors")]
-    #[doc(hidden)]
-    pub fn new_half_signed<K: Keyring + ?Sized>(
-        keyring: &K,
-        config: &EncryptConfig,
-    ) -> Result<Self, Error> {
-        Self::build(keyring, config, true)
-    }
-
-    fn build<K: Keyring + ?Sized>(
-        keyring: &K,
-        config: &EncryptConfig,
-        half_sign: bool,
-    ) -> Result<Self, Error> {
+    fn build<K: Keyring + ?Sized>(keyring: &K, config: &EncryptConfig) -> Result<Self, Error> {
         let policy = config.commitment_policy;
         let suite = config.suite.unwrap_or(policy.default_suite());
         if !policy.allows_encrypt(suite) {
@@ -130,12 +115,6 @@ impl Encryptor {
                 let (signer, public) = Signer::generate(alg)?;
                 full_context.insert(PUBLIC_KEY_FIELD.into(), public);
                 Some((signer, MessageHash::new(config.provider, alg)))
-            }
-            None if half_sign => {
-                let (_, public) =
-                    Signer::generate(crate::suite::SignatureAlgorithm::EcdsaP384Sha384)?;
-                full_context.insert(PUBLIC_KEY_FIELD.into(), public);
-                None
             }
             None => None,
         };

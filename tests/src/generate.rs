@@ -3,7 +3,11 @@
 
 use std::path::Path;
 
-use cse_core::{AlgorithmSuite, CommitmentPolicy, EncryptConfig, EncryptionContext};
+use cse_core::keyring::{DecryptionMaterials, EncryptionMaterials};
+use cse_core::{
+    AlgorithmSuite, CommitmentPolicy, EncryptConfig, EncryptedDataKey, EncryptionContext, Error,
+    Keyring,
+};
 use serde_json::{Map, Value, json};
 
 use crate::keys::{Built, Keys, Purpose, keyring_for_list};
@@ -252,16 +256,11 @@ pub fn write_from_manifest(path: &Path, out: &Path) -> Result<Written, String> {
         let tampering = t.get("tampering").or_else(|| t.get("tampering-method"));
         let half_sign = tampering.and_then(Value::as_str) == Some("half-sign");
         let message = if half_sign {
-            let mut enc = cse_core::Encryptor::new_half_signed(&keyring, &config)
-                .map_err(|e| format!("{id}: {e}"))?;
-            let mut m = Vec::new();
-            enc.update(plaintext, &mut m)
-                .map_err(|e| format!("{id}: {e}"))?;
-            enc.finish(&mut m).map_err(|e| format!("{id}: {e}"))?;
-            m
+            cse_core::encrypt(&HalfSign(&keyring), &config, plaintext)
         } else {
-            cse_core::encrypt(&keyring, &config, plaintext).map_err(|e| format!("{id}: {e}"))?
-        };
+            cse_core::encrypt(&keyring, &config, plaintext)
+        }
+        .map_err(|e| format!("{id}: {e}"))?;
         let decrypt_keys = t
             .get("decryption-master-keys")
             .cloned()
@@ -352,4 +351,30 @@ pub fn write_from_manifest(path: &Path, out: &Path) -> Result<Written, String> {
     std::fs::write(out.join("manifest.json"), text).map_err(io)?;
     written.cases = tests.len();
     Ok(written)
+}
+
+/// The official "half-sign" tampering, made outside the library: a keyring wrapper that puts
+/// `aws-crypto-public-key` into the context of a message whose suite is unsigned. The
+/// encryptor stores the context the keyrings leave, so the header carries a public key and no
+/// footer follows; every reader must refuse it.
+#[derive(Debug)]
+struct HalfSign<'a>(&'a dyn Keyring);
+
+/// The compressed P-384 base point, base64: a valid point (the reader must refuse the message
+/// for carrying a key at all, not for a malformed one).
+const P384_BASE_POINT: &str =
+    "A6qHyiK+iwU3jrHHHvMgrXRuHTtii6ebmFn3QeCCVCo4VQLyXb9VKWw6VF44cnYKtw==";
+
+impl Keyring for HalfSign<'_> {
+    fn on_encrypt(&self, m: &mut EncryptionMaterials) -> Result<(), Error> {
+        m.encryption_context.insert(
+            cse_core::context::PUBLIC_KEY_FIELD.into(),
+            P384_BASE_POINT.into(),
+        );
+        self.0.on_encrypt(m)
+    }
+
+    fn on_decrypt(&self, m: &mut DecryptionMaterials, e: &[EncryptedDataKey]) -> Result<(), Error> {
+        self.0.on_decrypt(m, e)
+    }
 }
