@@ -9,7 +9,8 @@ Keys and S3 settings can also come from $CSE_CONFIG, $XDG_CONFIG_HOME/cse/config
 ~/.config/cse/config.toml, and credentials from the AWS variables and ~/.aws files.
 
 Exit status: 0 success; 1 other error; 2 usage; 3 S3 request failed; 4 message rejected
-(tampered, truncated, wrong key, policy); 5 key or configuration problem; 130 interrupted.";
+(tampered, truncated, wrong key, policy, over a --max-* limit); 5 key or configuration
+problem; 130 interrupted (Ctrl-C), 143 terminated (SIGTERM), 129 hangup (SIGHUP).";
 
 /// Client-side encryption for S3-compatible storage, compatible with the AWS Encryption SDK.
 #[derive(Debug, Parser)]
@@ -125,16 +126,59 @@ pub struct DecryptOptions {
     /// Required encryption context pair, repeatable: the message must carry it.
     #[arg(short = 'c', long = "context", value_name = "KEY=VALUE", value_parser = parse_pair)]
     pub context: Vec<(String, String)>,
-    /// Refuse messages with more encrypted data keys than this.
-    #[arg(long, value_name = "N")]
-    pub max_encrypted_data_keys: Option<usize>,
     /// Refuse signed suites (then no plaintext waits for a footer).
     #[arg(long)]
     pub refuse_signed: bool,
     #[command(flatten)]
+    pub limits: LimitArgs,
+    #[command(flatten)]
     pub commitment: CommitmentArgs,
     #[command(flatten)]
     pub keyring: KeyringArgs,
+}
+
+/// Bounds on what a message may make cse do before anything is verified (a message over
+/// one is refused with exit status 4). The defaults are those of cse-core.
+#[derive(Debug, Args, Clone)]
+pub struct LimitArgs {
+    /// Refuse messages with more encrypted data keys than this.
+    #[arg(long, value_name = "N", default_value_t = cse_core::DEFAULT_MAX_ENCRYPTED_DATA_KEYS)]
+    pub max_encrypted_data_keys: usize,
+    /// Try at most this many data keys with the private key (each is an RSA operation).
+    #[arg(long, value_name = "N", default_value_t = cse_core::DEFAULT_MAX_KEY_ATTEMPTS)]
+    pub max_key_attempts: usize,
+    /// Refuse headers larger than this, e.g. 1MiB.
+    #[arg(long, value_name = "SIZE", value_parser = parse_size_arg,
+          default_value_t = Size(cse_core::DEFAULT_MAX_HEADER_SIZE as u64))]
+    pub max_header_size: Size,
+    /// Refuse frame lengths above this (one frame is held in memory until its tag verifies).
+    #[arg(long, value_name = "SIZE", value_parser = parse_size_arg,
+          default_value_t = Size(cse_core::DEFAULT_MAX_FRAME_LENGTH))]
+    pub max_frame_length: Size,
+    /// Refuse non-framed bodies larger than this (such a body is held whole until it verifies).
+    #[arg(long, value_name = "SIZE", value_parser = parse_size_arg,
+          default_value_t = Size(cse_core::DEFAULT_MAX_NON_FRAMED_SIZE))]
+    pub max_body_size: Size,
+}
+
+/// A byte count given as `8388608`, `8MiB`...; shown in binary units when exact.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Size(pub u64);
+
+impl std::fmt::Display for Size {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let n = self.0;
+        for (unit, shift) in [("GiB", 30), ("MiB", 20), ("KiB", 10)] {
+            if n != 0 && n.trailing_zeros() >= shift {
+                return write!(f, "{}{unit}", n >> shift);
+            }
+        }
+        write!(f, "{n}")
+    }
+}
+
+fn parse_size_arg(s: &str) -> Result<Size, String> {
+    parse_size(s).map(Size)
 }
 
 #[derive(Debug, Args, Clone)]
@@ -210,12 +254,12 @@ pub struct CpArgs {
     /// Plaintext bytes per frame.
     #[arg(long, default_value_t = cse_core::DEFAULT_FRAME_LENGTH)]
     pub frame_length: u32,
-    /// Refuse messages with more encrypted data keys than this (downloads).
-    #[arg(long, value_name = "N")]
-    pub max_encrypted_data_keys: Option<usize>,
     /// Refuse signed messages (downloads).
     #[arg(long)]
     pub refuse_signed: bool,
+    /// Limits for downloads.
+    #[command(flatten, next_help_heading = "Limits on downloaded messages")]
+    pub limits: LimitArgs,
     #[command(flatten)]
     pub commitment: CommitmentArgs,
     #[command(flatten)]
@@ -356,6 +400,51 @@ mod tests {
         assert_eq!(parse_size("1024"), Ok(1024));
         assert!(parse_size("eight").is_err());
         assert!(parse_size("1XB").is_err());
+    }
+
+    #[test]
+    fn limits_default_to_the_core_and_parse_sizes() {
+        let cli = Cli::try_parse_from(["cse", "decrypt", "in", "-o", "out"]).expect("parses");
+        let Command::Decrypt(d) = cli.command else {
+            panic!("not decrypt")
+        };
+        let l = &d.options.limits;
+        assert_eq!(
+            l.max_encrypted_data_keys,
+            cse_core::DEFAULT_MAX_ENCRYPTED_DATA_KEYS
+        );
+        assert_eq!(l.max_key_attempts, cse_core::DEFAULT_MAX_KEY_ATTEMPTS);
+        assert_eq!(
+            l.max_header_size.0,
+            cse_core::DEFAULT_MAX_HEADER_SIZE as u64
+        );
+        assert_eq!(l.max_frame_length.0, cse_core::DEFAULT_MAX_FRAME_LENGTH);
+        assert_eq!(l.max_body_size.0, cse_core::DEFAULT_MAX_NON_FRAMED_SIZE);
+        let cli = Cli::try_parse_from([
+            "cse",
+            "cp",
+            "s3://b/k",
+            "out",
+            "--max-frame-length",
+            "16MiB",
+            "--max-body-size",
+            "1GiB",
+            "--max-header-size",
+            "4096",
+            "--max-key-attempts",
+            "2",
+        ])
+        .expect("parses");
+        let Command::Cp(c) = cli.command else {
+            panic!("not cp")
+        };
+        assert_eq!(c.limits.max_frame_length, Size(16 << 20));
+        assert_eq!(c.limits.max_body_size, Size(1 << 30));
+        assert_eq!(c.limits.max_header_size, Size(4096));
+        assert_eq!(c.limits.max_key_attempts, 2);
+        assert_eq!(Size(16 << 20).to_string(), "16MiB");
+        assert_eq!(Size(1000).to_string(), "1000");
+        assert_eq!(Size(0).to_string(), "0");
     }
 
     #[test]

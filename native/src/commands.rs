@@ -8,7 +8,7 @@ use cse_s3::{Client, parse_s3_url};
 use futures_util::StreamExt;
 
 use crate::cli::{Cli, Command, CpArgs, MpuCommand, TransferArgs};
-use crate::error::{Failure, Kind};
+use crate::error::{Failure, Kind, shown, tell};
 use crate::keys::{KeySpec, key_path};
 use crate::local::{decrypt_config, encrypt_config};
 use crate::output::Sink;
@@ -118,7 +118,10 @@ pub async fn run(cli: &Cli, file: &FileConfig, filters: Vec<Filter>) -> Result<(
                 }
                 c.delete_object(bucket, key).await?;
                 if !quiet {
-                    println!("delete: s3://{bucket}/{key}");
+                    tell(&format!(
+                        "delete: {}",
+                        shown(&format!("s3://{bucket}/{key}"))
+                    ))?;
                 }
                 return Ok(());
             }
@@ -130,7 +133,7 @@ pub async fn run(cli: &Cli, file: &FileConfig, filters: Vec<Filter>) -> Result<(
                 .create_bucket(bucket)
                 .await?;
             if !quiet {
-                println!("make_bucket: {bucket}");
+                tell(&format!("make_bucket: {}", shown(&bucket)))?;
             }
             Ok(())
         }
@@ -138,7 +141,12 @@ pub async fn run(cli: &Cli, file: &FileConfig, filters: Vec<Filter>) -> Result<(
             let (bucket, prefix) = s3_target(target)?;
             let c = client(cli, file, transfer)?;
             for u in c.list_multipart_uploads(bucket, prefix).await? {
-                println!("{}\t{}\t{}", u.key, u.upload_id, u.initiated);
+                tell(&format!(
+                    "{}\t{}\t{}",
+                    shown(&u.key),
+                    shown(&u.upload_id),
+                    shown(&u.initiated)
+                ))?;
             }
             Ok(())
         }
@@ -163,7 +171,11 @@ pub async fn run(cli: &Cli, file: &FileConfig, filters: Vec<Filter>) -> Result<(
             for (k, id) in uploads {
                 c.abort_multipart_upload(bucket, &k, &id).await?;
                 if !quiet {
-                    println!("abort: s3://{bucket}/{k} {id}");
+                    tell(&format!(
+                        "abort: {} {}",
+                        shown(&format!("s3://{bucket}/{k}")),
+                        shown(&id)
+                    ))?;
                 }
             }
             Ok(())
@@ -175,14 +187,18 @@ pub async fn run(cli: &Cli, file: &FileConfig, filters: Vec<Filter>) -> Result<(
 }
 
 async fn ls(c: &Client, bucket: &str, prefix: &str, recursive: bool) -> Result<(), Failure> {
-    let mut token = None;
+    let mut token: Option<String> = None;
     loop {
         let delimiter = (!recursive).then_some("/");
         let page = c
             .list_objects(bucket, prefix, delimiter, token.as_deref())
             .await?;
         for p in &page.prefixes {
-            println!("{:>30} {}", "PRE", p.strip_prefix(prefix).unwrap_or(p));
+            tell(&format!(
+                "{:>30} {}",
+                "PRE",
+                shown(&p.strip_prefix(prefix).unwrap_or(p))
+            ))?;
         }
         for o in &page.objects {
             let date = o.last_modified.replace('T', " ");
@@ -192,9 +208,15 @@ async fn ls(c: &Client, bucket: &str, prefix: &str, recursive: bool) -> Result<(
             } else {
                 o.key.strip_prefix(prefix).unwrap_or(&o.key)
             };
-            println!("{date} {:>10} {name}", o.size);
+            tell(&format!("{} {:>10} {}", shown(&date), o.size, shown(&name)))?;
         }
         match page.next_token {
+            Some(t) if token.as_ref() == Some(&t) => {
+                return Err(Failure::new(
+                    Kind::S3,
+                    "the listing gave the same continuation token twice",
+                ));
+            }
             Some(t) => token = Some(t),
             None => return Ok(()),
         }
@@ -209,13 +231,13 @@ async fn rm_recursive(
     quiet: bool,
     concurrency: Option<usize>,
 ) -> Result<(), Failure> {
-    let keys: Vec<String> = c
-        .list_all(bucket, prefix)
-        .await?
-        .into_iter()
-        .map(|o| o.key)
-        .filter(|k| selected(filters, k.strip_prefix(prefix).unwrap_or(k)))
-        .collect();
+    let mut keys: Vec<String> = Vec::new();
+    for o in c.list_all(bucket, prefix).await? {
+        let rel = relative_key(&o.key, prefix, bucket)?;
+        if selected(filters, rel) {
+            keys.push(o.key);
+        }
+    }
     let mut failed = Vec::new();
     for batch in keys.chunks(1000) {
         match c.delete_objects(bucket, batch).await {
@@ -237,9 +259,11 @@ async fn rm_recursive(
         }
     }
     if !quiet {
+        let failed: std::collections::HashSet<&str> =
+            failed.iter().map(|(k, _)| k.as_str()).collect();
         for k in &keys {
-            if !failed.iter().any(|(f, _)| f == k) {
-                println!("delete: s3://{bucket}/{k}");
+            if !failed.contains(k.as_str()) {
+                tell(&format!("delete: {}", shown(&format!("s3://{bucket}/{k}"))))?;
             }
         }
     }
@@ -247,8 +271,10 @@ async fn rm_recursive(
         return Err(Failure::new(
             Kind::S3,
             format!(
-                "{} deletions failed, e.g. s3://{bucket}/{k}: {code}",
-                failed.len()
+                "{} deletions failed, e.g. {}: {}",
+                failed.len(),
+                shown(&format!("s3://{bucket}/{k}")),
+                shown(code)
             ),
         ));
     }
@@ -309,10 +335,16 @@ async fn cp(
                     },
                 )
                 .await
-                .map_err(|f| f.context(format!("{shown} to s3://{bucket}/{key}")))?;
+                .map_err(|f| {
+                    f.context(crate::error::shown(&format!(
+                        "{shown} to s3://{bucket}/{key}"
+                    )))
+                })?;
                 if !quiet {
-                    println!(
-                        "upload: {shown} to s3://{bucket}/{key} ({} bytes encrypted into {}, suite {}{})",
+                    tell(&format!(
+                        "upload: {} to {} ({} bytes encrypted into {}, suite {}{})",
+                        crate::error::shown(&shown),
+                        crate::error::shown(&format!("s3://{bucket}/{key}")),
                         up.plaintext,
                         up.message,
                         up.header.suite,
@@ -321,7 +353,7 @@ async fn cp(
                         } else {
                             String::new()
                         }
-                    );
+                    ))?;
                 }
             }
             Ok(())
@@ -334,7 +366,7 @@ async fn cp(
             );
             let config = decrypt_config(
                 &args.context,
-                args.max_encrypted_data_keys,
+                &args.limits,
                 args.refuse_signed,
                 &args.commitment,
             );
@@ -342,7 +374,9 @@ async fn cp(
                 let prefix = key;
                 let mut found = Vec::new();
                 for o in plan.client.list_all(bucket, prefix).await? {
-                    let rel = o.key[prefix.len()..].trim_start_matches('/').to_string();
+                    let rel = relative_key(&o.key, prefix, bucket)?
+                        .trim_start_matches('/')
+                        .to_string();
                     if rel.is_empty() || o.key.ends_with('/') || !selected(filters, &rel) {
                         continue;
                     }
@@ -378,12 +412,16 @@ async fn cp(
                     &spec.label(),
                 )
                 .await
-                .map_err(|f| f.context(&label))?;
+                .map_err(|f| f.context(shown(&label)))?;
                 if !quiet && dest_text != "-" {
-                    println!(
-                        "download: {label} to {dest_text} ({} bytes decrypted from {}, suite {})",
-                        got.plaintext, got.message, got.header.suite
-                    );
+                    tell(&format!(
+                        "download: {} to {} ({} bytes decrypted from {}, suite {})",
+                        shown(&label),
+                        shown(&dest_text),
+                        got.plaintext,
+                        got.message,
+                        got.header.suite
+                    ))?;
                 }
             }
             Ok(())
@@ -395,6 +433,21 @@ async fn cp(
             "neither end is an s3:// URL; use `cse encrypt` or `cse decrypt` for local files",
         )),
     }
+}
+
+/// A listed key relative to the prefix asked for. A server (or something in between) that
+/// answers with a key outside the prefix is refused rather than trusted.
+fn relative_key<'k>(key: &'k str, prefix: &str, bucket: &str) -> Result<&'k str, Failure> {
+    key.strip_prefix(prefix).ok_or_else(|| {
+        Failure::new(
+            Kind::S3,
+            format!(
+                "the listing of {} returned the key {}, which is outside the prefix",
+                shown(&format!("s3://{bucket}/{prefix}")),
+                shown(&key)
+            ),
+        )
+    })
 }
 
 /// Local files to upload with their paths relative to the source (for key names).
@@ -492,7 +545,8 @@ fn local_destination(
             .any(|c| !matches!(c, Component::Normal(_)))
     {
         return Err(Failure::config(format!(
-            "object key {object:?} does not map to a safe local path"
+            "object key {} does not map to a safe local path",
+            shown(&object)
         )));
     }
     let dest = base.join(rel_path);
@@ -530,6 +584,19 @@ mod tests {
         assert_eq!(object_key("k", "", false, "a.txt"), "k");
         assert_eq!(object_key("p", "s/a.txt", true, "d"), "p/s/a.txt");
         assert_eq!(object_key("", "s/a.txt", true, "d"), "s/a.txt");
+    }
+
+    #[test]
+    fn listed_keys_outside_the_prefix_are_errors() {
+        assert_eq!(relative_key("run/a.txt", "run/", "b").ok(), Some("a.txt"));
+        assert_eq!(relative_key("anything", "", "b").ok(), Some("anything"));
+        assert!(relative_key("other/a.txt", "run/", "b").is_err());
+        assert!(relative_key("ru", "run/", "b").is_err());
+        // A prefix that ends inside a multi-byte character of the key: no panic.
+        assert!(relative_key("é", "\u{c3}", "b").is_err());
+        assert!(relative_key("éa", "e", "b").is_err());
+        let f = relative_key("\u{1b}]0;x\u{7}", "p/", "b").expect_err("outside");
+        assert!(!f.to_string().bytes().any(|b| b < 0x20), "{f}");
     }
 
     #[test]

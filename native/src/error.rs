@@ -1,9 +1,84 @@
 //! Failures of a command: one or two lines for a person, and an exit status for scripts.
+//!
+//! Whatever reaches the terminal is inert: text from a server or a message (object keys,
+//! error documents, data-key names) is escaped with `cse_core::error::printable` where it is
+//! put in a message, and every line printed passes [`inert`] again, so no control byte (ESC,
+//! OSC, CR, BEL...) gets out and no line runs on.
 
 use std::fmt;
+use std::io::Write as _;
 use std::process::ExitCode;
 
+use cse_core::Limit;
+use cse_core::error::printable;
 use cse_s3::S3Error;
+
+/// Characters of one untrusted field shown in a message (an S3 key is at most 1 024 bytes).
+pub const FIELD_CHARS: usize = 1024;
+/// Bytes of a message line printed on stderr (a failure is at most two lines).
+const LINE_BYTES: usize = 1500;
+/// Bytes of a line printed on stdout (room for any S3 key escaped).
+const OUT_LINE_BYTES: usize = 8192;
+
+/// An untrusted value (an object key, a path, a server's text) made printable.
+pub fn shown(value: &impl fmt::Display) -> String {
+    printable(&value.to_string(), FIELD_CHARS)
+}
+
+/// `text` with every control or invisible format character escaped, cut (with `…`) to at
+/// most `max_bytes` bytes; unlike `printable`, backslashes are kept, so already escaped text
+/// is not escaped twice.
+pub fn inert(text: &str, max_bytes: usize) -> String {
+    let mut out = String::with_capacity(text.len().min(max_bytes));
+    let mut piece = String::new();
+    for c in text.chars() {
+        piece.clear();
+        let code = c as u32;
+        if code < 0x20 || (0x7f..0xa0).contains(&code) {
+            piece.push_str(&format!("\\x{code:02x}"));
+        } else if matches!(c, '\u{200b}'..='\u{200f}' | '\u{2028}'..='\u{202e}'
+            | '\u{2060}'..='\u{206f}' | '\u{feff}' | '\u{fff9}'..='\u{fffb}')
+        {
+            piece.push_str(&format!("\\u{{{code:x}}}"));
+        } else {
+            piece.push(c);
+        }
+        if out.len() + piece.len() > max_bytes {
+            out.push('…');
+            break;
+        }
+        out.push_str(&piece);
+    }
+    out
+}
+
+/// Writes lines to stderr, made inert; a closed stderr is ignored (never a panic).
+pub fn say(text: &str) {
+    let mut err = std::io::stderr().lock();
+    for line in text.lines() {
+        let _ = writeln!(err, "{}", inert(line, LINE_BYTES));
+    }
+}
+
+/// Writes one line to stdout, made inert (tabs, which separate columns, are kept; the
+/// fields themselves were escaped with [`shown`]).
+pub fn tell(line: &str) -> Result<(), Failure> {
+    let fields: Vec<String> = line.split('\t').map(|f| inert(f, OUT_LINE_BYTES)).collect();
+    let mut out = std::io::stdout().lock();
+    writeln!(out, "{}", fields.join("\t")).map_err(|e| Failure::other(format!("stdout: {e}")))
+}
+
+/// The flag that raises a limit.
+pub fn limit_flag(limit: Limit) -> &'static str {
+    match limit {
+        Limit::EncryptedDataKeys => "--max-encrypted-data-keys",
+        Limit::KeyAttempts => "--max-key-attempts",
+        Limit::HeaderSize => "--max-header-size",
+        Limit::FrameLength => "--max-frame-length",
+        Limit::NonFramedSize => "--max-body-size",
+        _ => "the matching --max-* option",
+    }
+}
 
 /// Why a command failed; each kind has its own exit status.
 #[derive(Debug)]
@@ -16,7 +91,7 @@ pub enum Kind {
     Message,
     /// A key or a setting is missing or unusable: 5.
     Config,
-    /// Ctrl-C: 130.
+    /// Ctrl-C (130), SIGTERM (143) or SIGHUP (129).
     Interrupted,
 }
 
@@ -61,7 +136,7 @@ impl Failure {
             Kind::S3 => 3,
             Kind::Message => 4,
             Kind::Config => 5,
-            Kind::Interrupted => 130,
+            Kind::Interrupted => crate::signal::exit_status(),
         })
     }
 
@@ -70,14 +145,40 @@ impl Failure {
         use cse_core::Error as E;
         match &e {
             E::Key(_) => Self::config(e.to_string()),
-            E::NoDecryptableKey { available, .. } => {
+            E::LimitExceeded { limit, found, max } => Self::new(
+                Kind::Message,
+                format!(
+                    "message refused: {}: {found} where at most {max} are allowed \
+                     (raise it with {} if the message is trusted)",
+                    limit_what(*limit),
+                    limit_flag(*limit)
+                ),
+            ),
+            E::TooManyEncryptedDataKeys { count, max } => Self::new(
+                Kind::Message,
+                format!(
+                    "message refused: encrypted data keys: {count} where at most {max} are \
+                     allowed (raise it with {} if the message is trusted)",
+                    limit_flag(Limit::EncryptedDataKeys)
+                ),
+            ),
+            E::NoDecryptableKey {
+                available, total, ..
+            } => {
                 let held: Vec<String> = available.iter().map(ToString::to_string).collect();
+                let more = total.saturating_sub(held.len());
+                let mut list = held.join(", ");
+                if list.is_empty() {
+                    list = "no data keys".into();
+                }
+                if more > 0 {
+                    list.push_str(&format!(" and {more} more"));
+                }
                 let mut f = Self::new(
                     Kind::Message,
                     format!(
-                        "no data key in the message could be decrypted with {}; the message holds: {}",
+                        "no data key in the message could be decrypted with {}; the message holds: {list}",
                         keyring.unwrap_or("the given key"),
-                        held.join(", ")
                     ),
                 );
                 f.hint = Some(if keyring.is_some_and(|k| held.iter().any(|h| h == k)) {
@@ -128,17 +229,69 @@ impl From<S3Error> for Failure {
         Self {
             kind,
             hint: e.hint(),
-            message: e.to_string(),
+            message: printable(&e.to_string(), FIELD_CHARS),
         }
+    }
+}
+
+/// What a limit counts, in words.
+fn limit_what(limit: Limit) -> &'static str {
+    match limit {
+        Limit::EncryptedDataKeys => "encrypted data keys",
+        Limit::KeyAttempts => "data keys to try with the private key",
+        Limit::HeaderSize => "header bytes",
+        Limit::FrameLength => "frame length in bytes",
+        Limit::NonFramedSize => "non-framed body bytes",
+        _ => "a limit",
     }
 }
 
 impl fmt::Display for Failure {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "cse: {}", self.message)?;
+        write!(f, "cse: {}", inert(&self.message, LINE_BYTES))?;
         if let Some(h) = &self.hint {
-            write!(f, "\ncse: hint: {h}")?;
+            write!(f, "\ncse: hint: {}", inert(h, LINE_BYTES))?;
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn printed_failures_hold_no_control_bytes() {
+        let evil = "a\u{1b}]0;pwned\u{7}\r\u{1b}[2J\u{9b}31m\u{202e}b\\x1b".repeat(200);
+        let f = Failure::other(evil.clone()).with_hint(evil);
+        let text = f.to_string();
+        assert!(text.lines().count() == 2, "{text}");
+        assert!(text.len() < 4096);
+        assert!(
+            text.bytes()
+                .all(|b| b == b'\n' || (0x20..0x7f).contains(&b) || b >= 0x80)
+        );
+        assert!(!text.contains('\u{9b}') && !text.contains('\u{202e}'));
+        assert!(text.contains("\\x1b]0;pwned\\x07"));
+    }
+
+    #[test]
+    fn limits_name_their_flag() {
+        let e = cse_core::Error::LimitExceeded {
+            limit: Limit::FrameLength,
+            found: 1 << 30,
+            max: 8 << 20,
+        };
+        let f = Failure::message(e, Some("MyAppKeys/S3RSAKey"));
+        assert!(matches!(f.kind, Kind::Message));
+        let text = f.to_string();
+        assert_eq!(text.lines().count(), 1, "{text}");
+        assert!(text.contains("--max-frame-length") && text.contains("1073741824"));
+        let e = cse_core::Error::TooManyEncryptedDataKeys { count: 9, max: 2 };
+        assert!(
+            Failure::message(e, None)
+                .to_string()
+                .contains("--max-encrypted-data-keys")
+        );
     }
 }

@@ -133,11 +133,11 @@ pub fn keygen(args: &KeygenArgs, quiet: bool) -> Result<(), Failure> {
         return Err(e);
     }
     if !quiet {
-        eprintln!(
+        crate::error::say(&format!(
             "wrote {} (private, keep it safe) and {} (public)",
             args.private_key.display(),
             args.public_key.display()
-        );
+        ));
     }
     Ok(())
 }

@@ -1,7 +1,7 @@
 //! Message settings from the command line, and `cse encrypt` / `cse decrypt` on local files.
 
 use std::fs::File;
-use std::io::{self, Read};
+use std::io::{self, Read, Write};
 use std::path::Path;
 
 use cse_core::stream::{decrypt_stream, encrypt_stream};
@@ -10,8 +10,8 @@ use cse_core::{
 };
 use serde_json::json;
 
-use crate::cli::{CommitmentArgs, DecryptArgs, EncryptArgs, Policy};
-use crate::error::Failure;
+use crate::cli::{CommitmentArgs, DecryptArgs, EncryptArgs, LimitArgs, Policy};
+use crate::error::{Failure, say, shown};
 use crate::keys::{KeySpec, key_path};
 use crate::output::{Counting, Sink};
 use crate::settings::FileConfig;
@@ -67,6 +67,7 @@ pub fn encrypt_config(
         suite: suite.map(parse_suite).transpose()?,
         frame_length,
         encryption_context: context(pairs),
+        provider: cse_core::crypto::CryptoProvider::fastest(),
         ..EncryptConfig::default()
     })
 }
@@ -74,16 +75,20 @@ pub fn encrypt_config(
 /// Settings for reading a message.
 pub fn decrypt_config(
     pairs: &[(String, String)],
-    max_edks: Option<usize>,
+    limits: &LimitArgs,
     refuse_signed: bool,
     commitment: &CommitmentArgs,
 ) -> DecryptConfig {
     DecryptConfig {
         commitment_policy: policy(commitment),
-        max_encrypted_data_keys: max_edks,
         encryption_context: context(pairs),
         refuse_signed,
-        ..DecryptConfig::default()
+        max_encrypted_data_keys: Some(limits.max_encrypted_data_keys),
+        max_key_attempts: Some(limits.max_key_attempts),
+        max_header_size: Some(usize::try_from(limits.max_header_size.0).unwrap_or(usize::MAX)),
+        max_frame_length: Some(limits.max_frame_length.0),
+        max_non_framed_size: Some(limits.max_body_size.0),
+        provider: cse_core::crypto::CryptoProvider::fastest(),
     }
 }
 
@@ -160,8 +165,7 @@ pub fn encrypt(args: &EncryptArgs, file: &FileConfig, quiet: bool) -> Result<(),
         &header,
         n,
         written,
-    );
-    Ok(())
+    )
 }
 
 /// `cse decrypt`: the output file appears only once the whole message verified.
@@ -174,12 +178,7 @@ pub fn decrypt(args: &DecryptArgs, file: &FileConfig, quiet: bool) -> Result<(),
         "private_key.pem",
     );
     let keyring = spec.decrypting(&key)?;
-    let config = decrypt_config(
-        &o.context,
-        o.max_encrypted_data_keys,
-        o.refuse_signed,
-        &o.commitment,
-    );
+    let config = decrypt_config(&o.context, &o.limits, o.refuse_signed, &o.commitment);
     let message_len = match args.input.as_str() {
         "-" => None,
         p => std::fs::metadata(Path::new(p)).ok().map(|m| m.len()),
@@ -198,8 +197,7 @@ pub fn decrypt(args: &DecryptArgs, file: &FileConfig, quiet: bool) -> Result<(),
         &header,
         n,
         message_len.unwrap_or_default(),
-    );
-    Ok(())
+    )
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -212,21 +210,46 @@ fn report(
     header: &Header,
     plaintext: u64,
     message: u64,
-) {
+) -> Result<(), Failure> {
     if json {
-        let line = facts(op, input, output, header, plaintext, message);
+        // Not capped like other lines (it must stay JSON); json_line makes it inert.
+        let line = json_line(&facts(op, input, output, header, plaintext, message));
         // Plaintext or message bytes may own stdout; then the facts go to stderr.
-        if output == "-" {
-            eprintln!("{line}");
+        let written = if output == "-" {
+            writeln!(io::stderr().lock(), "{line}")
         } else {
-            println!("{line}");
-        }
+            writeln!(io::stdout().lock(), "{line}")
+        };
+        written.map_err(|e| Failure::other(format!("writing the facts: {e}")))?;
     } else if !quiet && output != "-" {
-        eprintln!(
-            "{op}: {input} to {output} ({plaintext} bytes of plaintext, suite {})",
+        say(&format!(
+            "{op}: {} to {} ({plaintext} bytes of plaintext, suite {})",
+            shown(&input),
+            shown(&output),
             header.suite
-        );
+        ));
     }
+    Ok(())
+}
+
+/// One line of JSON in which no character is a terminal control: serde_json escapes C0
+/// controls, and this escapes DEL, C1 controls and invisible format characters too (they
+/// can only occur inside strings, where `\uXXXX` means the same character).
+pub fn json_line(value: &serde_json::Value) -> String {
+    let text = value.to_string();
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        let code = c as u32;
+        if (0x7f..0xa0).contains(&code)
+            || matches!(c, '\u{200b}'..='\u{200f}' | '\u{2028}'..='\u{202e}'
+                | '\u{2060}'..='\u{206f}' | '\u{feff}' | '\u{fff9}'..='\u{fffb}')
+        {
+            out.push_str(&format!("\\u{code:04x}"));
+        } else {
+            out.push(c);
+        }
+    }
+    out
 }
 
 #[cfg(test)]
@@ -245,5 +268,14 @@ mod tests {
         }
         assert!(parse_suite("0x9999").is_err());
         assert!(parse_suite("rot13").is_err());
+    }
+
+    #[test]
+    fn json_facts_hold_no_terminal_controls() {
+        let v = json!({"k\u{1b}": "a\u{7}\u{9b}\u{7f}\u{202e}b"});
+        let line = json_line(&v);
+        assert!(line.chars().all(|c| (' '..='~').contains(&c)), "{line}");
+        let back: serde_json::Value = serde_json::from_str(&line).expect("still JSON");
+        assert_eq!(back, v);
     }
 }

@@ -28,6 +28,8 @@ use crate::settings::FileConfig;
 static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 
 fn main() -> ExitCode {
+    // First, while the process has one thread: reading the umask means setting it.
+    output::init_umask();
     let matches = Cli::command().get_matches();
     let cli = match Cli::from_arg_matches(&matches) {
         Ok(c) => c,
@@ -37,7 +39,7 @@ fn main() -> ExitCode {
     match run(cli, filters) {
         Ok(()) => ExitCode::SUCCESS,
         Err(f) => {
-            eprintln!("{f}");
+            error::say(&f.to_string());
             f.exit_code()
         }
     }
@@ -49,10 +51,12 @@ fn run(cli: Cli, filters: Vec<commands::Filter>) -> Result<(), Failure> {
     match &cli.command {
         Command::Keygen(args) => return keys::keygen(args, quiet),
         Command::Encrypt(args) => {
-            return with_interrupt_cleanup(|| local::encrypt(args, &file, quiet));
+            signal::exit_on_signal()?;
+            return local::encrypt(args, &file, quiet);
         }
         Command::Decrypt(args) => {
-            return with_interrupt_cleanup(|| local::decrypt(args, &file, quiet));
+            signal::exit_on_signal()?;
+            return local::decrypt(args, &file, quiet);
         }
         _ => {}
     }
@@ -61,9 +65,9 @@ fn run(cli: Cli, filters: Vec<commands::Filter>) -> Result<(), Failure> {
         .build()
         .map_err(|e| Failure::other(format!("async runtime: {e}")))?;
     runtime.block_on(async {
-        signal::install();
-        // Transfers watch for Ctrl-C themselves (they abort uploads and remove unfinished
-        // files); anything still running well after it is stopped here.
+        signal::install()?;
+        // Transfers watch for Ctrl-C, SIGTERM and SIGHUP themselves (they abort uploads and
+        // remove unfinished files); anything still running well after it is stopped here.
         tokio::select! {
             r = commands::run(&cli, &file, filters) => r,
             _ = signal::interrupted_grace() => {
@@ -72,26 +76,4 @@ fn run(cli: Cli, filters: Vec<commands::Filter>) -> Result<(), Failure> {
             }
         }
     })
-}
-
-/// Runs a local command; on Ctrl-C removes its unfinished output and exits with 130.
-fn with_interrupt_cleanup(f: impl FnOnce() -> Result<(), Failure>) -> Result<(), Failure> {
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .map_err(|e| Failure::other(format!("async runtime: {e}")))?;
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        runtime.block_on(async {
-            if tokio::signal::ctrl_c().await.is_ok() {
-                output::remove_all();
-                let _ = tx.send(());
-                eprintln!("cse: interrupted");
-                std::process::exit(130);
-            }
-        });
-    });
-    let r = f();
-    drop(rx);
-    r
 }

@@ -1,28 +1,54 @@
 //! Outputs that appear only when complete: a temporary file beside the destination, renamed
-//! over it once the message verified, and removed on failure or Ctrl-C.
+//! over it once the message verified, and removed on failure, Ctrl-C, SIGTERM or SIGHUP.
+//!
+//! The temporary file is created exclusively under a random name (`.NAME.XXXXXX.cse-partial`,
+//! mode 0600), so a symlink planted beside the destination is never followed and no one else
+//! can read the plaintext while it is written. On commit it gets the mode a new file would
+//! get (0666 minus the umask) and is renamed over the destination.
 
-use std::fs::File;
+use std::fs::Permissions;
 use std::io::{self, BufWriter, Write};
+use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
+use std::sync::{Mutex, MutexGuard, OnceLock};
 
-use crate::error::Failure;
+use tempfile::NamedTempFile;
+
+use crate::error::{Failure, shown};
 
 /// Temporary files not yet renamed; removed by [`remove_all`] when the process is interrupted.
 static PENDING: Mutex<Vec<PathBuf>> = Mutex::new(Vec::new());
 
-/// Removes every temporary file still pending (on Ctrl-C).
-pub fn remove_all() {
-    if let Ok(mut pending) = PENDING.lock() {
-        for p in pending.drain(..) {
-            let _ = std::fs::remove_file(p);
-        }
-    }
+/// The process umask, read once by [`init_umask`] while the process has one thread.
+static UMASK: OnceLock<u32> = OnceLock::new();
+
+fn pending() -> MutexGuard<'static, Vec<PathBuf>> {
+    PENDING
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
-fn forget(path: &Path) {
-    if let Ok(mut pending) = PENDING.lock() {
-        pending.retain(|p| p != path);
+/// Reads the umask (setting it is the only way to read it, so this runs first in `main`,
+/// before any thread could create a file meanwhile).
+pub fn init_umask() {
+    UMASK.get_or_init(|| {
+        use rustix::fs::Mode;
+        use rustix::process::umask;
+        let old = umask(Mode::from_raw_mode(0o077));
+        umask(old);
+        old.as_raw_mode()
+    });
+}
+
+/// The mode of a new regular file: 0666 minus the umask (0022 if it was never read).
+pub fn new_file_mode() -> u32 {
+    0o666 & !UMASK.get().copied().unwrap_or(0o022)
+}
+
+/// Removes every temporary file still pending (on a signal).
+pub fn remove_all() {
+    for p in pending().drain(..) {
+        let _ = std::fs::remove_file(p);
     }
 }
 
@@ -31,25 +57,38 @@ fn forget(path: &Path) {
 pub struct TempOutput {
     tmp: PathBuf,
     dest: PathBuf,
-    file: Option<BufWriter<File>>,
+    file: Option<BufWriter<NamedTempFile>>,
 }
 
 impl TempOutput {
-    /// Creates `.NAME.cse-PID.partial` beside `dest`.
+    /// Creates `.NAME.XXXXXX.cse-partial` (random, exclusive, mode 0600) beside `dest`.
     pub fn create(dest: &Path) -> Result<Self, Failure> {
-        let name = dest
-            .file_name()
-            .ok_or_else(|| Failure::other(format!("{}: not a file name", dest.display())))?;
-        let tmp = dest.with_file_name(format!(
-            ".{}.cse-{}.partial",
-            name.to_string_lossy(),
-            std::process::id()
-        ));
-        let file = File::create(&tmp)
-            .map_err(|e| Failure::other(format!("cannot create {}: {e}", tmp.display())))?;
-        if let Ok(mut pending) = PENDING.lock() {
-            pending.push(tmp.clone());
-        }
+        let name = dest.file_name().ok_or_else(|| {
+            Failure::other(format!("{}: not a file name", shown(&dest.display())))
+        })?;
+        let dir = match dest.parent() {
+            Some(p) if !p.as_os_str().is_empty() => p,
+            _ => Path::new("."),
+        };
+        let mut prefix = std::ffi::OsString::from(".");
+        prefix.push(name);
+        prefix.push(".");
+        // Registered under the lock: a signal cannot come between creating and recording it.
+        let mut pending = pending();
+        let file = tempfile::Builder::new()
+            .prefix(&prefix)
+            .suffix(".cse-partial")
+            .permissions(Permissions::from_mode(0o600))
+            .tempfile_in(dir)
+            .map_err(|e| {
+                Failure::other(format!(
+                    "cannot create a temporary file in {}: {e}",
+                    shown(&dir.display())
+                ))
+            })?;
+        let tmp = file.path().to_path_buf();
+        pending.push(tmp.clone());
+        drop(pending);
         Ok(Self {
             tmp,
             dest: dest.to_path_buf(),
@@ -57,15 +96,31 @@ impl TempOutput {
         })
     }
 
-    /// Flushes, syncs and renames the file to its destination.
+    /// The temporary file's path.
+    #[cfg(test)]
+    pub fn temp_path(&self) -> &Path {
+        &self.tmp
+    }
+
+    /// Flushes and syncs the file, gives it the mode of a new file and renames it to its
+    /// destination.
     pub fn commit(mut self) -> Result<(), Failure> {
-        let io = |e: io::Error| Failure::other(format!("{}: {e}", self.dest.display()));
-        if let Some(w) = self.file.take() {
-            let f = w.into_inner().map_err(|e| io(e.into_error()))?;
-            f.sync_all().map_err(io)?;
-        }
-        std::fs::rename(&self.tmp, &self.dest).map_err(io)?;
-        forget(&self.tmp);
+        let dest = shown(&self.dest.display());
+        let io = |e: io::Error| Failure::other(format!("{dest}: {e}"));
+        let Some(w) = self.file.take() else {
+            return Err(Failure::other("internal: output already committed"));
+        };
+        let f = w.into_inner().map_err(|e| io(e.into_error()))?;
+        f.as_file()
+            .set_permissions(Permissions::from_mode(new_file_mode()))
+            .map_err(io)?;
+        f.as_file().sync_all().map_err(io)?;
+        let mut pending = pending();
+        let persisted = f.persist(&self.dest);
+        pending.retain(|p| p != &self.tmp);
+        drop(pending);
+        // On failure the temporary file is removed when `e.file` drops.
+        persisted.map_err(|e| io(e.error))?;
         Ok(())
     }
 }
@@ -90,10 +145,11 @@ impl Write for TempOutput {
 
 impl Drop for TempOutput {
     fn drop(&mut self) {
-        if self.file.is_some() {
-            self.file = None;
-            let _ = std::fs::remove_file(&self.tmp);
-            forget(&self.tmp);
+        if let Some(w) = self.file.take() {
+            // Nothing is flushed: the partial output is deleted (NamedTempFile removes it).
+            let (file, _) = w.into_parts();
+            drop(file);
+            pending().retain(|p| p != &self.tmp);
         }
     }
 }
@@ -168,11 +224,22 @@ impl<W: Write> Write for Counting<W> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::os::unix::fs::symlink;
+
+    fn scratch(name: &str) -> PathBuf {
+        let dir = std::env::temp_dir().join(format!("cse-out-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).expect("dir");
+        dir
+    }
+
+    fn mode(p: &Path) -> u32 {
+        std::fs::metadata(p).expect("metadata").permissions().mode() & 0o777
+    }
 
     #[test]
     fn output_appears_only_on_commit() {
-        let dir = std::env::temp_dir().join(format!("cse-out-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).expect("dir");
+        let dir = scratch("commit");
         let dest = dir.join("a.txt");
         let mut t = TempOutput::create(&dest).expect("create");
         t.write_all(b"hello").expect("write");
@@ -187,6 +254,54 @@ mod tests {
         assert!(!dest2.exists());
         let left: Vec<_> = std::fs::read_dir(&dir).expect("list").collect();
         assert_eq!(left.len(), 1, "only the committed file remains");
+        std::fs::remove_dir_all(&dir).expect("cleanup");
+    }
+
+    #[test]
+    fn temporary_file_is_private_and_final_mode_follows_the_umask() {
+        init_umask();
+        let dir = scratch("mode");
+        let dest = dir.join("m.txt");
+        let mut t = TempOutput::create(&dest).expect("create");
+        t.write_all(b"secret").expect("write");
+        t.flush().expect("flush");
+        let tmp = t.temp_path().to_path_buf();
+        let name = tmp
+            .file_name()
+            .expect("name")
+            .to_string_lossy()
+            .into_owned();
+        assert!(
+            name.starts_with(".m.txt.") && name.ends_with(".cse-partial"),
+            "{name}"
+        );
+        assert_eq!(mode(&tmp), 0o600);
+        t.commit().expect("commit");
+        assert!(!tmp.exists());
+        assert_eq!(mode(&dest), new_file_mode());
+        std::fs::remove_dir_all(&dir).expect("cleanup");
+    }
+
+    #[test]
+    fn planted_symlinks_are_not_followed() {
+        let dir = scratch("symlink");
+        let victim = dir.join("victim");
+        std::fs::write(&victim, b"keep").expect("victim");
+        // Every name the old scheme could have used, and the bare suffix.
+        for name in [
+            format!(".x.cse-{}.partial", std::process::id()),
+            ".x..cse-partial".to_string(),
+            ".x.cse-partial".to_string(),
+        ] {
+            symlink(&victim, dir.join(name)).expect("symlink");
+        }
+        let dest = dir.join("x");
+        let mut t = TempOutput::create(&dest).expect("create");
+        t.write_all(b"plaintext").expect("write");
+        t.commit().expect("commit");
+        assert_eq!(std::fs::read(&victim).expect("victim"), b"keep");
+        assert_eq!(std::fs::read(&dest).expect("dest"), b"plaintext");
+        assert!(!std::fs::symlink_metadata(&dest).expect("dest").is_symlink());
         std::fs::remove_dir_all(&dir).expect("cleanup");
     }
 }

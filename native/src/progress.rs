@@ -37,7 +37,7 @@ impl Progress {
             ),
         };
         bar.set_draw_target(ProgressDrawTarget::stderr());
-        bar.set_message(label.to_string());
+        bar.set_message(crate::error::shown(&label));
         bar.enable_steady_tick(Duration::from_millis(200));
         bar
     }

@@ -6,7 +6,8 @@
 //!
 //! Download: ranged GETs (`concurrency` at once, each pinned to the object's ETag) are fed in
 //! order to the decryptor on its own thread; the output file appears only once the footer
-//! verified.
+//! verified. The first range (1 MiB) is fetched alone and the others only once the header
+//! passed the limits, so a hostile object costs one small request.
 
 use std::io::{Read, Write};
 
@@ -20,7 +21,7 @@ use std::time::Duration;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc};
 use tokio::task::JoinSet;
 
-use crate::error::Failure;
+use crate::error::{Failure, say, shown};
 use crate::output::Sink;
 use crate::progress::Progress;
 
@@ -252,10 +253,13 @@ pub async fn upload(
 
 async fn abort(plan: &Plan, bucket: &str, key: &str, id: &str) {
     if let Err(e) = plan.client.abort_multipart_upload(bucket, key, id).await {
-        eprintln!(
-            "cse: could not abort multipart upload {id} of s3://{bucket}/{key}: {e}\n\
-             cse: hint: remove it later with `cse mpu abort s3://{bucket}/{key} --upload-id {id}`"
-        );
+        let object = shown(&format!("s3://{bucket}/{key}"));
+        let id = shown(&id);
+        say(&format!(
+            "cse: could not abort multipart upload {id} of {object}: {}\n\
+             cse: hint: remove it later with `cse mpu abort {object} --upload-id {id}`",
+            shown(&e)
+        ));
     }
 }
 
@@ -310,6 +314,26 @@ async fn upload_parts(
     Ok(done)
 }
 
+/// The first range of a download: enough for any header within the default limit.
+const FIRST_RANGE: u64 = 1 << 20;
+
+/// `[start, end)` pieces covering `size` bytes, the first of `first` bytes and the others of
+/// `step`, made one at a time and with checked arithmetic (any `size` up to `u64::MAX`).
+fn ranges(size: u64, first: u64, step: u64) -> impl Iterator<Item = (u64, u64)> {
+    let step = step.max(1);
+    let mut start = 0u64;
+    std::iter::from_fn(move || {
+        if start >= size {
+            return None;
+        }
+        let len = if start == 0 { first.max(1) } else { step };
+        let end = start.saturating_add(len).min(size);
+        let piece = (start, end);
+        start = end;
+        Some(piece)
+    })
+}
+
 /// What a download did.
 #[derive(Debug)]
 pub struct Downloaded {
@@ -332,12 +356,19 @@ pub async fn download(
     if info.size == 0 {
         return Err(Failure::new(
             crate::error::Kind::Message,
-            format!("s3://{bucket}/{key} is empty: not an encrypted message"),
+            format!(
+                "{} is empty: not an encrypted message",
+                shown(&format!("s3://{bucket}/{key}"))
+            ),
         ));
     }
     // A range is fetched only once it has a slot, released when the decryptor is done with
-    // it: at most `concurrency` ranges are in memory, queued ones included.
-    let slots = Arc::new(Semaphore::new(plan.concurrency.max(1)));
+    // it: at most `concurrency` ranges are in memory, queued ones included. Until the header
+    // has been read (and checked against the limits) there is one slot: a hostile object is
+    // refused after one small range, not after `concurrency` parts were fetched.
+    let concurrency = plan.concurrency.max(1);
+    let slots = Arc::new(Semaphore::new(1));
+    let opened = slots.clone();
     let (tx, mut rx) = mpsc::channel::<(Bytes, OwnedSemaphorePermit)>(1);
     let owned_label = key_label.to_string();
     let consumer = tokio::task::spawn_blocking(move || {
@@ -346,11 +377,16 @@ pub async fn download(
         let mut out = Vec::with_capacity(READ_CHUNK + (64 << 10));
         let fail = |e| Failure::message(e, Some(&owned_label));
         let io = |e: std::io::Error| Failure::other(format!("writing the output: {e}"));
+        let mut widened = false;
         while let Some((chunk, slot)) = rx.blocking_recv() {
             for piece in chunk.chunks(READ_CHUNK) {
                 dec.update(piece, &mut out).map_err(fail)?;
                 sink.write_all(&out).map_err(io)?;
                 out.clear();
+            }
+            if !widened && dec.header().is_some() {
+                opened.add_permits(concurrency - 1);
+                widened = true;
             }
             drop((chunk, slot));
         }
@@ -365,10 +401,8 @@ pub async fn download(
     });
 
     let bar = plan.progress.bar(Some(info.size), label);
-    let step = plan.part_size.max(1);
-    let ranges: Vec<(u64, u64)> = (0..info.size.div_ceil(step))
-        .map(|i| (i * step, ((i + 1) * step).min(info.size)))
-        .collect();
+    // Made as they are fetched (the size comes from the server: nothing is allocated for it).
+    let ranges = ranges(info.size, FIRST_RANGE, plan.part_size);
     let etag = info.etag.clone();
     let mut fetched = futures_util::stream::iter(ranges)
         .map(|(start, end)| {
@@ -393,7 +427,7 @@ pub async fn download(
                 Ok((data, slot))
             }
         })
-        .buffered(plan.concurrency.max(1));
+        .buffered(concurrency);
     let mut fetch_error = None;
     loop {
         let chunk = tokio::select! {
@@ -432,4 +466,27 @@ pub async fn download(
         plaintext,
         message: info.size,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ranges_cover_the_object_and_never_overflow() {
+        let r: Vec<_> = ranges(10, 4, 4).collect();
+        assert_eq!(r, [(0, 4), (4, 8), (8, 10)]);
+        let r: Vec<_> = ranges(10, 1, 4).collect();
+        assert_eq!(r, [(0, 1), (1, 5), (5, 9), (9, 10)]);
+        assert_eq!(ranges(3, 8, 8).collect::<Vec<_>>(), [(0, 3)]);
+        assert_eq!(ranges(0, 4, 4).count(), 0);
+        assert_eq!(ranges(3, 0, 0).count(), 3);
+        let mut huge = ranges(u64::MAX, 1 << 20, 8 << 20);
+        assert_eq!(huge.next(), Some((0, 1 << 20)));
+        assert_eq!(huge.next(), Some((1 << 20, 9 << 20)));
+        let mut tail = ranges(u64::MAX, u64::MAX - 1, u64::MAX);
+        assert_eq!(tail.next(), Some((0, u64::MAX - 1)));
+        assert_eq!(tail.next(), Some((u64::MAX - 1, u64::MAX)));
+        assert_eq!(tail.next(), None);
+    }
 }
