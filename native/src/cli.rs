@@ -37,6 +37,10 @@ pub struct Global {
     /// Bucket addressing: path (https://endpoint/bucket/key) or virtual (https://bucket.endpoint/key).
     #[arg(long, global = true, value_enum)]
     pub addressing_style: Option<AddressingStyle>,
+    /// PEM file of CA certificates trusted beside the system's for https endpoints (a site CA)
+    /// (default: AWS_CA_BUNDLE, then ca_bundle of the profile in ~/.aws/config).
+    #[arg(long, global = true, value_name = "PEM")]
+    pub ca_bundle: Option<std::path::PathBuf>,
     /// Print nothing but errors.
     #[arg(long, short = 'q', global = true)]
     pub quiet: bool,

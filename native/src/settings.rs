@@ -276,6 +276,22 @@ pub fn s3_config(
         None if custom => cse_s3::Addressing::Path,
         None => cse_s3::Addressing::VirtualHost,
     };
+    // A site CA, as the AWS tools find it: the flag, AWS_CA_BUNDLE, then the profile's ca_bundle.
+    let ca_path = global
+        .ca_bundle
+        .clone()
+        .or_else(|| env("AWS_CA_BUNDLE").map(PathBuf::from))
+        .or_else(|| {
+            from_config
+                .and_then(|p| p.get("ca_bundle"))
+                .map(|v| expand(Path::new(v), Path::new(".")))
+        });
+    let ca_bundle = ca_path
+        .map(|p| {
+            std::fs::read(&p)
+                .map_err(|e| Failure::config(format!("CA bundle {}: {e}", p.display())))
+        })
+        .transpose()?;
     Ok(cse_s3::Config {
         unsigned_payload: !sign_payload.unwrap_or(!endpoint.starts_with("https://")),
         endpoint,
@@ -286,6 +302,7 @@ pub fn s3_config(
             max_attempts: max_attempts.max(1),
             ..cse_s3::RetryPolicy::default()
         },
+        ca_bundle,
     })
 }
 

@@ -144,6 +144,9 @@ pub struct Config {
     pub unsigned_payload: bool,
     /// Retry behaviour.
     pub retry: RetryPolicy,
+    /// PEM certificates (a site CA) trusted beside the system's roots for https endpoints
+    /// (native only: the browser uses its own trust store).
+    pub ca_bundle: Option<Vec<u8>>,
 }
 
 /// Size and identity of an object.
@@ -351,6 +354,24 @@ impl Client {
             .connect_timeout(Duration::from_secs(10))
             .read_timeout(Duration::from_secs(120))
             .pool_max_idle_per_host(32);
+        #[cfg(not(target_arch = "wasm32"))]
+        let builder = match &config.ca_bundle {
+            Some(pem) => {
+                let certs = reqwest::Certificate::from_pem_bundle(pem)
+                    .ok()
+                    .filter(|c| !c.is_empty())
+                    .ok_or_else(|| {
+                        S3Error::Config(
+                            "the CA bundle holds no PEM certificate (-----BEGIN CERTIFICATE-----)"
+                                .into(),
+                        )
+                    })?;
+                builder.tls_certs_merge(certs)
+            }
+            None => builder,
+        };
+        // Proxies come from HTTPS_PROXY / HTTP_PROXY / ALL_PROXY and NO_PROXY, as the AWS
+        // tools read them (reqwest's default).
         let http = builder
             .build()
             .map_err(|e| S3Error::Config(format!("HTTP client: {e}")))?;
@@ -1056,6 +1077,7 @@ mod tests {
             },
             unsigned_payload: false,
             retry: RetryPolicy::default(),
+            ca_bundle: None,
         })
         .expect("client")
     }

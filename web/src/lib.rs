@@ -224,6 +224,8 @@ impl S3Client {
                 max_attempts: get_u64(&options, "maxAttempts").unwrap_or(3).max(1) as u32,
                 ..RetryPolicy::default()
             },
+            // The browser verifies TLS with its own trust store.
+            ca_bundle: None,
         };
         Ok(S3Client {
             client: Client::new(config).map_err(s3_error)?,
