@@ -67,7 +67,9 @@ fn message_error(e: cse_core::Error, key_label: Option<&str>) -> JsValue {
         E::TooManyEncryptedDataKeys { .. } => js_error(
             "refused",
             &e.to_string(),
-            Some("the object holds more data keys than the safety limit allows before anything was decrypted"),
+            Some(
+                "the object holds more data keys than the safety limit allows before anything was decrypted",
+            ),
         ),
         E::HeaderAuthentication | E::CommitmentMismatch => js_error(
             "tampered",
