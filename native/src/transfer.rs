@@ -377,11 +377,16 @@ pub async fn download(
         let mut out = Vec::with_capacity(READ_CHUNK + (64 << 10));
         let fail = |e| Failure::message(e, Some(&owned_label));
         let io = |e: std::io::Error| Failure::other(format!("writing the output: {e}"));
+        // On a failure no further range is fetched: ranges waiting for a slot stop.
+        let stop = |f: Failure| {
+            opened.close();
+            f
+        };
         let mut widened = false;
         while let Some((chunk, slot)) = rx.blocking_recv() {
             for piece in chunk.chunks(READ_CHUNK) {
-                dec.update(piece, &mut out).map_err(fail)?;
-                sink.write_all(&out).map_err(io)?;
+                dec.update(piece, &mut out).map_err(|e| stop(fail(e)))?;
+                sink.write_all(&out).map_err(|e| stop(io(e)))?;
                 out.clear();
             }
             if !widened && dec.header().is_some() {
@@ -445,6 +450,8 @@ pub async fn download(
                 }
                 bar.inc(len);
             }
+            // Slots are closed when the decryptor failed; its error is reported below.
+            Err(_) if slots.is_closed() => break,
             Err(e) => {
                 fetch_error = Some(e);
                 break;
