@@ -20,33 +20,73 @@ pub struct Cli {
     pub command: Command,
     #[command(flatten)]
     pub global: Global,
+    /// S3 options given before the command (`cse --profile work ls ...`, as with `aws`); those
+    /// given after it win.
+    #[command(flatten)]
+    pub s3: S3Args,
 }
 
 /// Options every command accepts.
 #[derive(Debug, Args)]
 pub struct Global {
+    /// Print nothing but errors.
+    #[arg(long, short = 'q', global = true, help_heading = "Output")]
+    pub quiet: bool,
+    /// No progress bars.
+    #[arg(long, global = true, help_heading = "Output")]
+    pub no_progress: bool,
+}
+
+/// How to reach the store (S3 commands only).
+#[derive(Debug, Args, Clone)]
+#[command(next_help_heading = "S3")]
+pub struct S3Args {
     /// S3 endpoint, e.g. https://s3.example.org (default: AWS_ENDPOINT_URL_S3, AWS_ENDPOINT_URL, config files).
-    #[arg(long, global = true, value_name = "URL")]
+    #[arg(long, value_name = "URL")]
     pub endpoint_url: Option<String>,
     /// Profile of ~/.aws/credentials and ~/.aws/config (default: AWS_PROFILE, then "default").
-    #[arg(long, global = true)]
+    #[arg(long)]
     pub profile: Option<String>,
     /// Signing region (default: AWS_REGION, the profile's region, then us-east-1).
-    #[arg(long, global = true)]
+    #[arg(long)]
     pub region: Option<String>,
     /// Bucket addressing: path (https://endpoint/bucket/key) or virtual (https://bucket.endpoint/key).
-    #[arg(long, global = true, value_enum)]
+    #[arg(long, value_enum)]
     pub addressing_style: Option<AddressingStyle>,
     /// PEM file of CA certificates trusted beside the system's for https endpoints (a site CA)
     /// (default: AWS_CA_BUNDLE, then ca_bundle of the profile in ~/.aws/config).
-    #[arg(long, global = true, value_name = "PEM")]
+    #[arg(long, value_name = "PEM")]
     pub ca_bundle: Option<std::path::PathBuf>,
-    /// Print nothing but errors.
-    #[arg(long, short = 'q', global = true)]
-    pub quiet: bool,
-    /// No progress bars.
-    #[arg(long, global = true)]
-    pub no_progress: bool,
+    /// Sign UNSIGNED-PAYLOAD instead of each body's SHA-256 (the default over https, where
+    /// TLS protects the bodies, as the AWS SDKs do; over http bodies are signed).
+    #[arg(long, conflicts_with = "signed_payload")]
+    pub unsigned_payload: bool,
+    /// Sign each body's SHA-256 even over https.
+    #[arg(long)]
+    pub signed_payload: bool,
+    /// Attempts per request before giving up [default: 6].
+    #[arg(long, value_name = "N")]
+    pub max_attempts: Option<u32>,
+}
+
+impl S3Args {
+    /// These options, each one not given taken from `outer` (the options before the command).
+    pub fn or(&self, outer: &S3Args) -> S3Args {
+        S3Args {
+            endpoint_url: self
+                .endpoint_url
+                .clone()
+                .or_else(|| outer.endpoint_url.clone()),
+            profile: self.profile.clone().or_else(|| outer.profile.clone()),
+            region: self.region.clone().or_else(|| outer.region.clone()),
+            addressing_style: self.addressing_style.or(outer.addressing_style),
+            ca_bundle: self.ca_bundle.clone().or_else(|| outer.ca_bundle.clone()),
+            unsigned_payload: self.unsigned_payload
+                || outer.unsigned_payload && !self.signed_payload,
+            signed_payload: self.signed_payload || outer.signed_payload && !self.unsigned_payload,
+            max_attempts: self.max_attempts.or(outer.max_attempts),
+        }
+    }
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -88,6 +128,7 @@ pub struct KeygenArgs {
 
 /// How the RSA key wraps the data key (must match on both sides).
 #[derive(Debug, Args, Clone)]
+#[command(next_help_heading = "Keys")]
 pub struct KeyringArgs {
     /// Key namespace (provider id) of the raw RSA keyring [default: MyAppKeys].
     #[arg(long, env = "CSE_KEY_NAMESPACE")]
@@ -104,16 +145,22 @@ pub struct KeyringArgs {
 #[derive(Debug, Args, Clone)]
 pub struct EncryptOptions {
     /// Public key (PEM or DER) [default: CSE_PUBLIC_KEY or public_key in the config file].
-    #[arg(long, env = "CSE_PUBLIC_KEY", value_name = "PEM")]
+    #[arg(
+        long,
+        env = "CSE_PUBLIC_KEY",
+        value_name = "PEM",
+        help_heading = "Keys"
+    )]
     pub public_key: Option<PathBuf>,
     /// Encryption context pair, repeatable.
-    #[arg(short = 'c', long = "context", value_name = "KEY=VALUE", value_parser = parse_pair)]
+    #[arg(short = 'c', long = "context", value_name = "KEY=VALUE", value_parser = parse_pair,
+          help_heading = "Message")]
     pub context: Vec<(String, String)>,
     /// Algorithm suite: id (0x0578) or name [default: 0x0578, committing and signed].
-    #[arg(long)]
+    #[arg(long, help_heading = "Message")]
     pub suite: Option<String>,
     /// Plaintext bytes per frame.
-    #[arg(long, default_value_t = cse_core::DEFAULT_FRAME_LENGTH)]
+    #[arg(long, default_value_t = cse_core::DEFAULT_FRAME_LENGTH, help_heading = "Message")]
     pub frame_length: u32,
     #[command(flatten)]
     pub commitment: CommitmentArgs,
@@ -125,15 +172,21 @@ pub struct EncryptOptions {
 #[derive(Debug, Args, Clone)]
 pub struct DecryptOptions {
     /// Private key (PEM or DER) [default: CSE_PRIVATE_KEY or private_key in the config file].
-    #[arg(long, env = "CSE_PRIVATE_KEY", value_name = "PEM")]
+    #[arg(
+        long,
+        env = "CSE_PRIVATE_KEY",
+        value_name = "PEM",
+        help_heading = "Keys"
+    )]
     pub private_key: Option<PathBuf>,
     /// Required encryption context pair, repeatable: the message must carry it.
-    #[arg(short = 'c', long = "context", value_name = "KEY=VALUE", value_parser = parse_pair)]
+    #[arg(short = 'c', long = "context", value_name = "KEY=VALUE", value_parser = parse_pair,
+          help_heading = "Message")]
     pub context: Vec<(String, String)>,
     /// Refuse signed suites (then no plaintext waits for a footer).
-    #[arg(long)]
+    #[arg(long, help_heading = "Message")]
     pub refuse_signed: bool,
-    #[command(flatten)]
+    #[command(flatten, next_help_heading = "Limits on messages")]
     pub limits: LimitArgs,
     #[command(flatten)]
     pub commitment: CommitmentArgs,
@@ -186,6 +239,7 @@ fn parse_size_arg(s: &str) -> Result<Size, String> {
 }
 
 #[derive(Debug, Args, Clone)]
+#[command(next_help_heading = "Message")]
 pub struct CommitmentArgs {
     /// Commitment policy [default: require-encrypt-require-decrypt].
     #[arg(long, value_enum)]
@@ -205,10 +259,10 @@ pub struct EncryptArgs {
     /// Input file, or `-` for stdin.
     pub input: String,
     /// Output file, or `-` for stdout.
-    #[arg(short = 'o', long)]
+    #[arg(short = 'o', long, help_heading = "Output")]
     pub output: String,
     /// Print one JSON line of message facts.
-    #[arg(long)]
+    #[arg(long, help_heading = "Output")]
     pub json: bool,
     #[command(flatten)]
     pub options: EncryptOptions,
@@ -219,10 +273,10 @@ pub struct DecryptArgs {
     /// Input file, or `-` for stdin.
     pub input: String,
     /// Output file, or `-` for stdout.
-    #[arg(short = 'o', long)]
+    #[arg(short = 'o', long, help_heading = "Output")]
     pub output: String,
     /// Print one JSON line of message facts.
-    #[arg(long)]
+    #[arg(long, help_heading = "Output")]
     pub json: bool,
     #[command(flatten)]
     pub options: DecryptOptions,
@@ -244,22 +298,33 @@ pub struct CpArgs {
     #[arg(long, value_name = "GLOB")]
     pub exclude: Vec<String>,
     /// Public key for uploads (local → s3).
-    #[arg(long, env = "CSE_PUBLIC_KEY", value_name = "PEM")]
+    #[arg(
+        long,
+        env = "CSE_PUBLIC_KEY",
+        value_name = "PEM",
+        help_heading = "Keys"
+    )]
     pub public_key: Option<std::path::PathBuf>,
     /// Private key for downloads (s3 → local).
-    #[arg(long, env = "CSE_PRIVATE_KEY", value_name = "PEM")]
+    #[arg(
+        long,
+        env = "CSE_PRIVATE_KEY",
+        value_name = "PEM",
+        help_heading = "Keys"
+    )]
     pub private_key: Option<std::path::PathBuf>,
     /// Encryption context pair (on upload: stored; on download: required), repeatable.
-    #[arg(short = 'c', long = "context", value_name = "KEY=VALUE", value_parser = parse_pair)]
+    #[arg(short = 'c', long = "context", value_name = "KEY=VALUE", value_parser = parse_pair,
+          help_heading = "Message")]
     pub context: Vec<(String, String)>,
     /// Algorithm suite for uploads [default: 0x0578].
-    #[arg(long)]
+    #[arg(long, help_heading = "Message")]
     pub suite: Option<String>,
     /// Plaintext bytes per frame.
-    #[arg(long, default_value_t = cse_core::DEFAULT_FRAME_LENGTH)]
+    #[arg(long, default_value_t = cse_core::DEFAULT_FRAME_LENGTH, help_heading = "Message")]
     pub frame_length: u32,
     /// Refuse signed messages (downloads).
-    #[arg(long)]
+    #[arg(long, help_heading = "Message")]
     pub refuse_signed: bool,
     /// Limits for downloads.
     #[command(flatten, next_help_heading = "Limits on downloaded messages")]
@@ -273,6 +338,7 @@ pub struct CpArgs {
 }
 
 #[derive(Debug, Args, Clone)]
+#[command(next_help_heading = "Transfer")]
 pub struct TransferArgs {
     /// Multipart part size (and ranged-GET size), e.g. 8MiB [default: 8MiB or the config file].
     #[arg(long, value_parser = parse_size, value_name = "SIZE")]
@@ -286,16 +352,8 @@ pub struct TransferArgs {
     /// Size of stdin when known, to choose the part size of a large stream.
     #[arg(long, value_parser = parse_size, value_name = "SIZE")]
     pub expected_size: Option<u64>,
-    /// Sign UNSIGNED-PAYLOAD instead of each body's SHA-256 (the default over https, where
-    /// TLS protects the bodies, as the AWS SDKs do; over http bodies are signed).
-    #[arg(long, conflicts_with = "signed_payload")]
-    pub unsigned_payload: bool,
-    /// Sign each body's SHA-256 even over https.
-    #[arg(long)]
-    pub signed_payload: bool,
-    /// Attempts per request before giving up.
-    #[arg(long, default_value_t = 6, value_name = "N")]
-    pub max_attempts: u32,
+    #[command(flatten)]
+    pub s3: S3Args,
 }
 
 #[derive(Debug, Args)]
@@ -394,6 +452,47 @@ mod tests {
     #[test]
     fn cli_definition_is_consistent() {
         Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn s3_options_only_on_s3_commands_before_or_after_the_command() {
+        let help = |name: &str| {
+            let mut cmd = Cli::command();
+            cmd.build();
+            cmd.find_subcommand_mut(name)
+                .expect("subcommand")
+                .render_long_help()
+                .to_string()
+        };
+        for local in ["encrypt", "decrypt", "keygen"] {
+            assert!(!help(local).contains("--endpoint-url"), "{local}");
+        }
+        for remote in ["cp", "ls", "rm", "mb"] {
+            let h = help(remote);
+            for heading in ["S3:", "Transfer:", "Output:"] {
+                assert!(h.contains(heading), "{remote} lacks {heading}");
+            }
+        }
+        // Before the command (as with `aws`), after it, and the one after it wins.
+        let cli = Cli::try_parse_from([
+            "cse",
+            "--profile",
+            "outer",
+            "--region",
+            "r1",
+            "ls",
+            "s3://b",
+            "--region",
+            "r2",
+        ])
+        .expect("parses");
+        let Command::Ls(ls) = &cli.command else {
+            panic!("not ls")
+        };
+        let s3 = ls.transfer.s3.or(&cli.s3);
+        assert_eq!(s3.profile.as_deref(), Some("outer"));
+        assert_eq!(s3.region.as_deref(), Some("r2"));
+        assert_eq!(s3.max_attempts, None);
     }
 
     #[test]

@@ -64,13 +64,7 @@ fn check_patterns(args: &[&String]) -> Result<(), Failure> {
 }
 
 fn client(cli: &Cli, file: &FileConfig, t: &TransferArgs) -> Result<Client, Failure> {
-    let payload = match (t.unsigned_payload, t.signed_payload) {
-        (true, _) => Some(false),
-        (_, true) => Some(true),
-        _ => None,
-    };
-    let cfg = s3_config(&cli.global, file, payload, t.max_attempts)?;
-    Ok(Client::new(cfg)?)
+    Ok(Client::new(s3_config(&t.s3.or(&cli.s3), file)?)?)
 }
 
 fn plan(cli: &Cli, file: &FileConfig, t: &TransferArgs) -> Result<Plan, Failure> {

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 use zeroize::Zeroizing;
 
-use crate::cli::{AddressingStyle, Global};
+use crate::cli::{AddressingStyle, S3Args};
 use crate::error::Failure;
 
 /// The cse config file (`~/.config/cse/config.toml`). Every field is optional.
@@ -172,13 +172,15 @@ fn load_shared(env_var: &str, default: &str, config_file: bool) -> BTreeMap<Stri
         .unwrap_or_default()
 }
 
-/// Resolves the S3 client settings. `sign_payload`: `None` signs bodies over http only.
-pub fn s3_config(
-    global: &Global,
-    file: &FileConfig,
-    sign_payload: Option<bool>,
-    max_attempts: u32,
-) -> Result<cse_s3::Config, Failure> {
+/// Resolves the S3 client settings: flags, environment, ~/.aws files, then cse's config file.
+pub fn s3_config(global: &S3Args, file: &FileConfig) -> Result<cse_s3::Config, Failure> {
+    // Bodies are signed over http only, unless a flag says otherwise.
+    let sign_payload = match (global.unsigned_payload, global.signed_payload) {
+        (true, _) => Some(false),
+        (_, true) => Some(true),
+        _ => None,
+    };
+    let max_attempts = global.max_attempts.unwrap_or(6);
     let profile_explicit = global.profile.clone().or_else(|| env("AWS_PROFILE"));
     let profile_name = profile_explicit
         .clone()
