@@ -3,6 +3,7 @@
 //! A keyring that finds no data key it owns answers [`Error::NoDecryptableKey`] with what it
 //! tried; any other error is a hard failure.
 
+mod keyfile;
 mod multi;
 mod raw_aes;
 mod raw_rsa;
@@ -14,9 +15,13 @@ use core::fmt;
 
 use zeroize::Zeroizing;
 
+pub use keyfile::{KEYGEN_PBKDF2_ROUNDS, encrypt_private_key_pem};
 pub use multi::MultiKeyring;
 pub use raw_aes::RawAesKeyring;
-pub use raw_rsa::{RawRsaKeyring, RsaPadding, load_private_key, load_public_key};
+pub use raw_rsa::{
+    RawRsaKeyring, RsaPadding, is_encrypted_private_key, load_private_key,
+    load_private_key_with_passphrase, load_public_key,
+};
 
 use crate::context::EncryptionContext;
 use crate::crypto::CryptoProvider;

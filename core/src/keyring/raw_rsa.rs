@@ -7,6 +7,9 @@ use alloc::vec::Vec;
 use pkcs1::{DecodeRsaPrivateKey, DecodeRsaPublicKey};
 use pkcs8::{DecodePrivateKey, DecodePublicKey};
 
+use zeroize::Zeroizing;
+
+use super::keyfile;
 use super::{
     DataKey, DecryptionMaterials, EncryptionMaterials, Keyring, check_namespace, check_no_key_yet,
     not_decrypted,
@@ -113,6 +116,23 @@ impl RawRsaKeyring {
     /// Adds the private key (PEM or DER; PKCS #8 or PKCS #1) used to decrypt.
     pub fn with_private_key(mut self, key: &[u8]) -> Result<Self, Error> {
         let private = load_private_key(key)?;
+        #[cfg(all(feature = "aws-lc", not(target_arch = "wasm32")))]
+        {
+            self.lc.private = lc::private(&private);
+        }
+        self.private = Some(private);
+        Ok(self)
+    }
+
+    /// Adds a private key protected by `passphrase` (PEM `ENCRYPTED PRIVATE KEY` or its DER:
+    /// PKCS #8 with PBES2, PBKDF2 or scrypt, AES-CBC, as openssl writes it). An unencrypted key
+    /// is taken as by [`Self::with_private_key`].
+    pub fn with_encrypted_private_key(
+        mut self,
+        key: &[u8],
+        passphrase: &[u8],
+    ) -> Result<Self, Error> {
+        let private = load_private_key_with_passphrase(key, passphrase)?;
         #[cfg(all(feature = "aws-lc", not(target_arch = "wasm32")))]
         {
             self.lc.private = lc::private(&private);
@@ -293,11 +313,14 @@ pub fn load_private_key(data: &[u8]) -> Result<rsa::PrivateKey, Error> {
         Some(("PRIVATE KEY", pem)) => {
             rsa::PrivateKey::from_pkcs8_pem(pem).map_err(|_| err("bad PKCS #8 PEM"))
         }
+        Some(("RSA PRIVATE KEY", pem)) if pem.contains("Proc-Type: 4,ENCRYPTED") => {
+            Err(legacy_encrypted())
+        }
         Some(("RSA PRIVATE KEY", pem)) => {
             rsa::PrivateKey::from_pkcs1_pem(pem).map_err(|_| err("bad PKCS #1 PEM"))
         }
-        Some(("ENCRYPTED PRIVATE KEY", _)) => Err(err(
-            "encrypted PEM keys are not supported; decrypt it with openssl first",
+        Some((keyfile::PEM_LABEL, _)) => Err(err(
+            "it is encrypted: a passphrase is needed (load_private_key_with_passphrase)",
         )),
         Some((label, _)) if label.contains("PUBLIC KEY") => Err(err(
             "this is a public key; decryption needs the private key (e.g. private_key.pem)",
@@ -307,6 +330,49 @@ pub fn load_private_key(data: &[u8]) -> Result<rsa::PrivateKey, Error> {
             .or_else(|_| rsa::PrivateKey::from_pkcs1_der(data))
             .map_err(|_| err("neither PEM nor PKCS #8/PKCS #1 DER")),
     }
+}
+
+fn legacy_encrypted() -> Error {
+    Error::Key(
+        "cannot read the RSA private key: it is encrypted in the legacy OpenSSL format; \
+         convert it with `openssl pkcs8 -topk8 -v2 aes-256-cbc -in KEY -out NEW`"
+            .into(),
+    )
+}
+
+/// Whether `data` is a passphrase-protected private key (PEM `ENCRYPTED PRIVATE KEY`, or DER
+/// that parses as an `EncryptedPrivateKeyInfo`), i.e. whether a passphrase must be asked for.
+pub fn is_encrypted_private_key(data: &[u8]) -> bool {
+    use pkcs8::der::Decode;
+    match pem_label(data) {
+        Some((label, _)) => label == keyfile::PEM_LABEL,
+        None => pkcs8::EncryptedPrivateKeyInfoRef::from_der(data).is_ok(),
+    }
+}
+
+/// Loads an RSA private key protected by `passphrase`: PEM `ENCRYPTED PRIVATE KEY` or its DER
+/// (PKCS #8 `EncryptedPrivateKeyInfo`, PBES2 with PBKDF2 or scrypt and AES-CBC). A key that is
+/// not encrypted is loaded as by [`load_private_key`]. A wrong passphrase is an
+/// [`Error::Key`] that says so. The decrypted PKCS #8 bytes and the derived key are zeroized.
+pub fn load_private_key_with_passphrase(
+    data: &[u8],
+    passphrase: &[u8],
+) -> Result<rsa::PrivateKey, Error> {
+    let der: Zeroizing<Vec<u8>> = match pem_label(data) {
+        Some((keyfile::PEM_LABEL, pem)) => {
+            let (_, der) = pkcs8::der::pem::decode_vec(pem.as_bytes()).map_err(|_| {
+                Error::Key("cannot read the RSA private key: bad encrypted PKCS #8 PEM".into())
+            })?;
+            Zeroizing::new(der)
+        }
+        Some(_) => return load_private_key(data),
+        None if is_encrypted_private_key(data) => Zeroizing::new(data.to_vec()),
+        None => return load_private_key(data),
+    };
+    let plain = keyfile::decrypt_der(&der, passphrase)?;
+    rsa::PrivateKey::from_pkcs8_der(&plain).map_err(|_| {
+        Error::Key("cannot read the RSA private key: the decrypted key is not RSA".into())
+    })
 }
 
 /// RSA-OAEP through AWS-LC. PKCS #1 v1.5 stays with RustCrypto, whose unwrapping uses implicit
