@@ -4,7 +4,7 @@ use std::path::{Component, Path, PathBuf};
 use std::sync::Arc;
 
 use clap::ArgMatches;
-use cse_s3::{Client, parse_s3_url};
+use cse_s3::Client;
 use futures_util::StreamExt;
 
 use crate::cli::{Cli, Command, CpArgs, MpuCommand, TransferArgs};
@@ -13,6 +13,7 @@ use crate::keys::{KeySpec, key_path};
 use crate::local::{decrypt_config, encrypt_config};
 use crate::output::Sink;
 use crate::progress::Progress;
+use crate::s3url::parse_s3_url;
 use crate::settings::{FileConfig, s3_config};
 use crate::transfer::{Object, Plan, download, upload};
 

@@ -11,7 +11,7 @@ use std::process::ExitCode;
 
 use cse_core::Limit;
 use cse_core::error::printable;
-use cse_s3::S3Error;
+use cse_s3::{ErrorKind as S3ErrorKind, S3Error};
 
 /// Characters of one untrusted field shown in a message (an S3 key is at most 1 024 bytes).
 pub const FIELD_CHARS: usize = 1024;
@@ -222,16 +222,53 @@ impl Failure {
 
 impl From<S3Error> for Failure {
     fn from(e: S3Error) -> Self {
-        let kind = match e {
-            S3Error::Config(_) => Kind::Config,
+        let kind = match e.kind() {
+            S3ErrorKind::Config => Kind::Config,
             _ => Kind::S3,
         };
         Self {
             kind,
-            hint: e.hint(),
+            hint: s3_hint(&e).map(str::to_string),
             message: printable(&e.to_string(), FIELD_CHARS),
         }
     }
+}
+
+/// The likely fix of a failed S3 request, in the words of the command line (its flags,
+/// variables and commands), when the error says enough to guess it.
+fn s3_hint(e: &S3Error) -> Option<&'static str> {
+    use S3ErrorKind as K;
+    let hint = match (e.kind(), e.code().unwrap_or_default()) {
+        (K::Network, _) => "the endpoint did not answer: check --endpoint-url and the network",
+        (K::Denied, "SignatureDoesNotMatch") => {
+            "the secret key does not match the access key: check AWS_SECRET_ACCESS_KEY or \
+             aws_secret_access_key in the profile used"
+        }
+        (K::Denied, "InvalidAccessKeyId") => {
+            "the server does not know this access key: check AWS_ACCESS_KEY_ID, the profile, \
+             and that the endpoint is the right service"
+        }
+        (K::Denied, "AccessDenied") => {
+            "the credentials are valid but not allowed to do this on this bucket"
+        }
+        (K::Denied, "RequestTimeTooSkewed") => {
+            "this machine's clock differs too much from the server's: fix the clock"
+        }
+        (K::NotFound, "NoSuchBucket") => {
+            "the bucket does not exist on this endpoint: check its name and --endpoint-url \
+             (create it with `cse mb s3://BUCKET`)"
+        }
+        (K::NotFound, "NoSuchKey") => "no object has this key: list the bucket with `cse ls`",
+        (K::NotFound, "NoSuchUpload") => "the multipart upload was already completed or aborted",
+        (K::PreconditionFailed, _) => "the object changed while it was being downloaded",
+        (_, "EntityTooSmall") => "a part other than the last is below the 5 MiB minimum",
+        (_, code) if code == "PermanentRedirect" || e.status() == Some(301) => {
+            "the bucket lives in another region or needs another endpoint: set --region"
+        }
+        _ if e.status() == Some(501) => "this S3-compatible server does not implement the request",
+        _ => return None,
+    };
+    Some(hint)
 }
 
 /// What a limit counts, in words.
@@ -273,6 +310,26 @@ mod tests {
         );
         assert!(!text.contains('\u{9b}') && !text.contains('\u{202e}'));
         assert!(text.contains("\\x1b]0;pwned\\x07"));
+    }
+
+    #[test]
+    fn s3_hints_name_the_command_line_settings() {
+        let svc = |status, code: &str| S3Error::Service {
+            operation: "PUT s3://b/k".into(),
+            status,
+            code: code.into(),
+            message: String::new(),
+        };
+        let f = Failure::from(svc(403, "SignatureDoesNotMatch"));
+        assert!(matches!(f.kind, Kind::S3));
+        assert!(f.hint.is_some_and(|h| h.contains("AWS_SECRET_ACCESS_KEY")));
+        let hint = |e| Failure::from(e).hint.unwrap_or_default();
+        assert!(hint(svc(404, "NoSuchBucket")).contains("--endpoint-url"));
+        assert!(hint(svc(301, "")).contains("--region"));
+        assert!(hint(svc(404, "NoSuchUpload")).contains("aborted"));
+        assert!(hint(svc(400, "InvalidArgument")).is_empty());
+        let config = Failure::from(S3Error::Config("no endpoint".into()));
+        assert!(matches!(config.kind, Kind::Config) && config.hint.is_none());
     }
 
     #[test]

@@ -9,6 +9,7 @@ mod keys;
 mod local;
 mod output;
 mod progress;
+mod s3url;
 mod settings;
 mod signal;
 mod transfer;

@@ -1,6 +1,10 @@
-//! Errors of S3 requests, each with the likely fix in plain words.
+//! Errors of S3 requests: the operation, the S3 code and status, and a kind a front end
+//! turns into advice in its own words.
 
 use core::fmt;
+
+/// Characters of a server's error code and message kept (they are shown to people).
+const MAX_ERROR_TEXT: usize = 300;
 
 /// What went wrong with an S3 request.
 #[derive(Debug)]
@@ -72,68 +76,79 @@ impl S3Error {
         }
     }
 
-    /// The likely fix, when the error says enough to guess it.
-    pub fn hint(&self) -> Option<String> {
-        // The page and the command line name their settings differently.
-        let web = cfg!(target_arch = "wasm32");
-        let hint = match self {
-            Self::Service { code, status, .. } => match code.as_str() {
-                "SignatureDoesNotMatch" if web => {
-                    "the secret key does not match the access key: check the secret key"
+    /// What kind of failure this is, for a front end to choose its words and its exit
+    /// status. Retryable service errors (throttling, 5xx) are [`ErrorKind::Throttled`] whatever
+    /// their code.
+    pub fn kind(&self) -> ErrorKind {
+        match self {
+            Self::Network { .. } => ErrorKind::Network,
+            Self::Config(_) => ErrorKind::Config,
+            Self::Protocol { .. } => ErrorKind::Other,
+            Self::Service { .. } if self.is_transient() => ErrorKind::Throttled,
+            Self::Service { status, code, .. } => match (*status, code.as_str()) {
+                (
+                    _,
+                    "AccessDenied"
+                    | "SignatureDoesNotMatch"
+                    | "InvalidAccessKeyId"
+                    | "RequestTimeTooSkewed"
+                    | "ExpiredToken"
+                    | "InvalidToken",
+                )
+                | (401 | 403, _) => ErrorKind::Denied,
+                (_, "NoSuchBucket" | "NoSuchKey" | "NoSuchUpload" | "NotFound") | (404, _) => {
+                    ErrorKind::NotFound
                 }
-                "SignatureDoesNotMatch" => {
-                    "the secret key does not match the access key: check AWS_SECRET_ACCESS_KEY \
-                     or aws_secret_access_key in the profile used"
-                }
-                "InvalidAccessKeyId" if web => {
-                    "the server does not know this access key: check the access key and the \
-                     endpoint"
-                }
-                "InvalidAccessKeyId" => {
-                    "the server does not know this access key: check AWS_ACCESS_KEY_ID, the \
-                     profile, and that the endpoint is the right service"
-                }
-                "NoSuchBucket" if web => {
-                    "the bucket does not exist on this endpoint: check the bucket name and the \
-                     endpoint"
-                }
-                "NoSuchBucket" => {
-                    "the bucket does not exist on this endpoint: check its name and \
-                     --endpoint-url (create it with `cse mb s3://BUCKET`)"
-                }
-                "NoSuchKey" => "no object has this key: list the bucket with `cse ls`",
-                "AccessDenied" => {
-                    "the credentials are valid but not allowed to do this on this bucket"
-                }
-                "RequestTimeTooSkewed" => {
-                    "this machine's clock differs too much from the server's: fix the clock"
-                }
-                "NoSuchUpload" => "the multipart upload was already completed or aborted",
-                "EntityTooSmall" => "a part other than the last is below the 5 MiB minimum",
-                "PreconditionFailed" => "the object changed while it was being downloaded",
-                _ if (*status == 301 || code == "PermanentRedirect") && web => {
-                    "the bucket lives in another region or needs another endpoint: check the \
-                     region"
-                }
-                _ if *status == 301 || code == "PermanentRedirect" => {
-                    "the bucket lives in another region or needs another endpoint: set --region"
-                }
-                _ if *status == 501 => "this S3-compatible server does not implement the request",
-                _ => return None,
+                (_, "PreconditionFailed") | (412, _) => ErrorKind::PreconditionFailed,
+                _ => ErrorKind::Other,
             },
-            Self::Network { .. } if cfg!(target_arch = "wasm32") => {
-                "the browser could not reach the endpoint, or the bucket has no CORS rule for \
-                 this page: the bucket needs a CORS rule allowing this origin, the methods GET, \
-                 PUT, POST, DELETE and HEAD, all request headers (AllowedHeaders: *), and \
-                 ExposeHeaders: ETag"
-            }
-            Self::Network { .. } => {
-                "the endpoint did not answer: check --endpoint-url and the network"
-            }
-            _ => return None,
-        };
-        Some(hint.to_string())
+        }
     }
+}
+
+/// The kinds of [`S3Error`]: what a person can do about it. The exact S3 code, when there is
+/// one, is in [`S3Error::code`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ErrorKind {
+    /// No answer: connection refused or reset, timeout, DNS, TLS, or (in a browser) CORS.
+    Network,
+    /// The server refused the credentials or the signature, or they may not do this
+    /// (`AccessDenied`, `SignatureDoesNotMatch`, `InvalidAccessKeyId`,
+    /// `RequestTimeTooSkewed`...).
+    Denied,
+    /// No such bucket, key or multipart upload.
+    NotFound,
+    /// A condition of the request did not hold (`If-Match`: the object changed).
+    PreconditionFailed,
+    /// The store is busy or failed (429, 5xx, `SlowDown`...); the request was already
+    /// retried.
+    Throttled,
+    /// A setting is missing or invalid (endpoint, credentials, CA bundle...).
+    Config,
+    /// Anything else: another service error, or an answer we could not understand.
+    Other,
+}
+
+/// A server-given text cut to a length fit for a message.
+pub(crate) fn capped(text: &str) -> String {
+    match text.char_indices().nth(MAX_ERROR_TEXT) {
+        Some((at, _)) => format!("{}…", &text[..at]),
+        None => text.to_string(),
+    }
+}
+
+/// A header value for a message: visible ASCII kept, the rest escaped, the length capped.
+pub(crate) fn printable_ascii(text: &str) -> String {
+    let mut out = String::new();
+    for c in capped(text).chars() {
+        if c == '…' || (c.is_ascii() && !c.is_ascii_control()) {
+            out.push(c);
+        } else {
+            out.extend(c.escape_default());
+        }
+    }
+    out
 }
 
 impl fmt::Display for S3Error {
@@ -164,3 +179,62 @@ impl fmt::Display for S3Error {
 }
 
 impl std::error::Error for S3Error {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn svc(status: u16, code: &str) -> S3Error {
+        S3Error::Service {
+            operation: "PUT".into(),
+            status,
+            code: code.into(),
+            message: String::new(),
+        }
+    }
+
+    #[test]
+    fn transient_errors_are_told_apart() {
+        assert!(svc(503, "SlowDown").is_transient());
+        assert!(svc(500, "InternalError").is_transient());
+        assert!(!svc(403, "SignatureDoesNotMatch").is_transient());
+        assert!(!svc(404, "NoSuchBucket").is_transient());
+    }
+
+    #[test]
+    fn errors_have_a_kind_a_code_and_a_status() {
+        let e = svc(403, "SignatureDoesNotMatch");
+        assert_eq!(e.kind(), ErrorKind::Denied);
+        assert_eq!(
+            (e.code(), e.status()),
+            (Some("SignatureDoesNotMatch"), Some(403))
+        );
+        assert_eq!(svc(404, "NoSuchBucket").kind(), ErrorKind::NotFound);
+        assert_eq!(svc(404, "").kind(), ErrorKind::NotFound);
+        assert_eq!(
+            svc(412, "PreconditionFailed").kind(),
+            ErrorKind::PreconditionFailed
+        );
+        assert_eq!(svc(503, "SlowDown").kind(), ErrorKind::Throttled);
+        assert_eq!(svc(200, "InternalError").kind(), ErrorKind::Throttled);
+        assert_eq!(svc(301, "PermanentRedirect").kind(), ErrorKind::Other);
+        assert_eq!(svc(400, "EntityTooSmall").kind(), ErrorKind::Other);
+        let net = S3Error::Network {
+            operation: "GET".into(),
+            detail: "refused".into(),
+        };
+        assert_eq!(
+            (net.kind(), net.code(), net.status()),
+            (ErrorKind::Network, None, None)
+        );
+        assert_eq!(S3Error::Config("x".into()).kind(), ErrorKind::Config);
+    }
+
+    #[test]
+    fn server_text_is_capped() {
+        let long = "é".repeat(5000);
+        let c = capped(&long);
+        assert_eq!(c.chars().count(), MAX_ERROR_TEXT + 1);
+        assert_eq!(printable_ascii("a\u{1b}]0;x\u{7}"), "a\\u{1b}]0;x\\u{7}");
+    }
+}

@@ -3,6 +3,9 @@
 use quick_xml::Reader;
 use quick_xml::events::Event;
 
+/// Depth of XML element nesting accepted (S3 documents use four levels).
+pub const MAX_XML_DEPTH: usize = 32;
+
 /// One XML element: its local name, its text and its child elements.
 #[derive(Debug, Default)]
 pub struct Element {
@@ -32,7 +35,7 @@ impl Element {
 }
 
 /// Parses a document into its root element. Elements nest at most
-/// [`MAX_XML_DEPTH`](crate::MAX_XML_DEPTH) deep (so a hostile answer cannot build a tree
+/// [`MAX_XML_DEPTH`] deep (so a hostile answer cannot build a tree
 /// whose recursive drop overflows the stack).
 pub fn parse(doc: &[u8]) -> Result<Element, String> {
     let mut reader = Reader::from_reader(doc);
@@ -44,10 +47,10 @@ pub fn parse(doc: &[u8]) -> Result<Element, String> {
             .map_err(|e| format!("XML: {e}"))?;
         match event {
             Event::Start(start) => {
-                if stack.len() >= crate::MAX_XML_DEPTH {
+                if stack.len() >= MAX_XML_DEPTH {
                     return Err(format!(
                         "XML: elements nested deeper than {}",
-                        crate::MAX_XML_DEPTH
+                        MAX_XML_DEPTH
                     ));
                 }
                 stack.push(Element {

@@ -11,7 +11,9 @@ use cse_core::{
     AlgorithmSuite, DecryptConfig, Decryptor, EncryptConfig, EncryptionContext, Encryptor,
     RawRsaKeyring, RsaPadding,
 };
-use cse_s3::{Addressing, Body, Client, Config, Credentials, RetryPolicy, S3Error};
+use cse_s3::{
+    Addressing, Body, Client, Config, Credentials, ErrorKind as S3ErrorKind, RetryPolicy, S3Error,
+};
 use futures_util::stream::FuturesUnordered;
 use futures_util::{FutureExt, StreamExt};
 use js_sys::{Array, Function, Object, Reflect, Uint8Array};
@@ -33,12 +35,53 @@ fn js_error(kind: &str, message: &str, hint: Option<&str>) -> JsValue {
 }
 
 fn s3_error(e: S3Error) -> JsValue {
-    let kind = match e {
-        S3Error::Network { .. } => "network",
-        S3Error::Config(_) => "config",
+    let kind = match e.kind() {
+        S3ErrorKind::Network => "network",
+        S3ErrorKind::Config => "config",
         _ => "s3",
     };
-    js_error(kind, &e.to_string(), e.hint().as_deref())
+    js_error(kind, &e.to_string(), s3_hint(&e))
+}
+
+/// The likely fix of a failed S3 request, in the words of the page (its fields, the bucket's
+/// CORS rule), when the error says enough to guess it.
+fn s3_hint(e: &S3Error) -> Option<&'static str> {
+    let code = e.code().unwrap_or_default();
+    Some(match e.kind() {
+        S3ErrorKind::Network => {
+            "the browser could not reach the endpoint, or the bucket has no CORS rule for this \
+             page: the bucket needs a CORS rule allowing this origin, the methods GET, PUT, POST, \
+             DELETE and HEAD, all request headers (AllowedHeaders: *), and ExposeHeaders: ETag"
+        }
+        S3ErrorKind::Denied => match code {
+            "SignatureDoesNotMatch" => {
+                "the secret key does not match the access key: check the secret key"
+            }
+            "InvalidAccessKeyId" => {
+                "the server does not know this access key: check the access key and the endpoint"
+            }
+            "AccessDenied" => "the credentials are valid but not allowed to do this on this bucket",
+            "RequestTimeTooSkewed" => {
+                "this machine's clock differs too much from the server's: fix the clock"
+            }
+            _ => return None,
+        },
+        S3ErrorKind::NotFound => match code {
+            "NoSuchBucket" => {
+                "the bucket does not exist on this endpoint: check the bucket name and the endpoint"
+            }
+            "NoSuchKey" => "no object has this key: check the key",
+            "NoSuchUpload" => "the multipart upload was already completed or aborted",
+            _ => return None,
+        },
+        S3ErrorKind::PreconditionFailed => "the object changed while it was being downloaded",
+        _ if code == "EntityTooSmall" => "a part other than the last is below the 5 MiB minimum",
+        _ if code == "PermanentRedirect" || e.status() == Some(301) => {
+            "the bucket lives in another region or needs another endpoint: check the region"
+        }
+        _ if e.status() == Some(501) => "this S3-compatible server does not implement the request",
+        _ => return None,
+    })
 }
 
 fn message_error(e: cse_core::Error, key_label: Option<&str>) -> JsValue {
