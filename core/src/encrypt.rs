@@ -406,3 +406,30 @@ pub fn framed_message_len(
         .map_or(0, |s| 2 + s.fixed_signature_len() as u64);
     header_len + full * body::regular_frame_len(f) + body::final_frame_len(rest) + footer
 }
+
+/// The plaintext length of a framed message from its lengths alone (for tools that inspect a
+/// message without its key): `body_len` is the bytes between the header and the footer.
+/// `None` when no frame layout of `frame_length` has that length.
+pub fn framed_plaintext_len(frame_length: u32, body_len: u64) -> Option<u64> {
+    let f = u64::from(frame_length);
+    if f == 0 {
+        return None;
+    }
+    let per = body::regular_frame_len(f);
+    let r = body_len.checked_sub(body::final_frame_len(0))?;
+    let (full, last) = (r / per, r % per);
+    (last <= f).then(|| full * f + last)
+}
+
+/// The length of the footer at the end of a signed message, read from the message's last
+/// bytes (`tail`, at least the footer itself): a 2-byte length, then an ECDSA signature of
+/// that length in DER (a SEQUENCE whose short-form length is the rest). `None` if nothing fits.
+pub fn footer_len_from_tail(tail: &[u8]) -> Option<usize> {
+    (8..=127usize).find_map(|sig| {
+        let at = tail.len().checked_sub(sig + 2)?;
+        let fits = usize::from(u16::from_be_bytes([tail[at], tail[at + 1]])) == sig
+            && tail[at + 2] == 0x30
+            && usize::from(tail[at + 3]) == sig - 2;
+        fits.then_some(sig + 2)
+    })
+}

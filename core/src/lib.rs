@@ -55,7 +55,10 @@ pub use decrypt::{
     DEFAULT_MAX_ENCRYPTED_DATA_KEYS, DEFAULT_MAX_FRAME_LENGTH, DEFAULT_MAX_HEADER_SIZE,
     DEFAULT_MAX_KEY_ATTEMPTS, DEFAULT_MAX_NON_FRAMED_SIZE, DecryptConfig, Decryptor,
 };
-pub use encrypt::{DEFAULT_FRAME_LENGTH, EncryptConfig, Encryptor, framed_message_len};
+pub use encrypt::{
+    DEFAULT_FRAME_LENGTH, EncryptConfig, Encryptor, footer_len_from_tail, framed_message_len,
+    framed_plaintext_len,
+};
 pub use error::{EdkSummary, Error, Limit, printable};
 pub use header::{ContentType, EncryptedDataKey, Header};
 pub use keyring::{Keyring, MultiKeyring, RawAesKeyring, RawRsaKeyring, RsaPadding};

@@ -288,6 +288,37 @@ fn max_encrypted_data_keys() {
 }
 
 #[test]
+fn lengths_read_back_from_a_message_without_its_key() {
+    for suite in AlgorithmSuite::ALL {
+        let config = EncryptConfig {
+            commitment_policy: policy_for(*suite),
+            suite: Some(*suite),
+            frame_length: 100,
+            ..Default::default()
+        };
+        for n in [0usize, 1, 99, 100, 101, 1000, 1234] {
+            let (m, _) = encrypt_in_pieces(&config, &vec![1u8; n], 77);
+            let (header, body_start) = cse_core::header::parse_header(&m).unwrap();
+            let header_len = body_start + header.auth_len();
+            let footer = if suite.is_signed() {
+                cse_core::footer_len_from_tail(&m[m.len() - 140.min(m.len())..]).unwrap()
+            } else {
+                0
+            };
+            let body = (m.len() - header_len - footer) as u64;
+            assert_eq!(
+                cse_core::framed_plaintext_len(100, body),
+                Some(n as u64),
+                "{suite} {n}"
+            );
+        }
+    }
+    // A length no frame layout has.
+    assert_eq!(cse_core::framed_plaintext_len(100, 10), None);
+    assert_eq!(cse_core::framed_plaintext_len(100, 40 + 132 + 120), None);
+}
+
+#[test]
 fn length_function_matches_for_every_suite() {
     for suite in AlgorithmSuite::ALL {
         let config = EncryptConfig {
