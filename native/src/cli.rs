@@ -103,6 +103,9 @@ pub enum Command {
     Encrypt(EncryptArgs),
     /// Decrypt a local file (or stdin with `-`); the output appears only once the message verified.
     Decrypt(DecryptArgs),
+    /// Show what a message says about itself (suite, context, data keys, sizes), without a key;
+    /// from S3 only the header is read.
+    Inspect(InspectArgs),
     /// Copy with encryption: local → s3:// encrypts and uploads, s3:// → local downloads and decrypts.
     Cp(CpArgs),
     /// List buckets' objects: `cse ls s3://bucket/prefix`.
@@ -352,6 +355,21 @@ pub struct TransferArgs {
     /// Size of stdin when known, to choose the part size of a large stream.
     #[arg(long, value_parser = parse_size, value_name = "SIZE")]
     pub expected_size: Option<u64>,
+    #[command(flatten)]
+    pub s3: S3Args,
+}
+
+#[derive(Debug, Args)]
+pub struct InspectArgs {
+    /// A message file, or s3://bucket/key.
+    pub target: String,
+    /// Print one JSON object.
+    #[arg(long, help_heading = "Output")]
+    pub json: bool,
+    /// Read at most this many bytes of header.
+    #[arg(long, value_name = "SIZE", value_parser = parse_size_arg,
+          default_value_t = Size(cse_core::DEFAULT_MAX_HEADER_SIZE as u64))]
+    pub max_header_size: Size,
     #[command(flatten)]
     pub s3: S3Args,
 }

@@ -175,7 +175,7 @@ pub async fn run(cli: &Cli, file: &FileConfig, filters: Vec<Filter>) -> Result<(
             }
             Ok(())
         }
-        Command::Keygen(_) | Command::Encrypt(_) | Command::Decrypt(_) => {
+        Command::Keygen(_) | Command::Encrypt(_) | Command::Decrypt(_) | Command::Inspect(_) => {
             Err(Failure::other("internal: local command on the S3 path"))
         }
     }

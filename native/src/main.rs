@@ -5,6 +5,7 @@
 mod cli;
 mod commands;
 mod error;
+mod inspect;
 mod keys;
 mod local;
 mod output;
@@ -59,6 +60,7 @@ fn run(cli: Cli, filters: Vec<commands::Filter>) -> Result<(), Failure> {
             signal::exit_on_signal()?;
             return local::decrypt(args, &file, quiet);
         }
+        Command::Inspect(args) => return inspect::run(args, &file, &cli.s3),
         _ => {}
     }
     let runtime = tokio::runtime::Builder::new_multi_thread()
