@@ -97,7 +97,8 @@ pub enum AddressingStyle {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Create an RSA-4096 key pair: private_key.pem (PKCS #8, mode 0600) and public_key.pem.
+    /// Create an RSA-4096 key pair: private_key.pem (PKCS #8, mode 0600, encrypted with a
+    /// passphrase unless --no-passphrase) and public_key.pem.
     Keygen(KeygenArgs),
     /// Encrypt a local file (or stdin with `-`).
     Encrypt(EncryptArgs),
@@ -127,6 +128,11 @@ pub struct KeygenArgs {
     /// Where to write the public key.
     #[arg(long, default_value = "public_key.pem")]
     pub public_key: PathBuf,
+    /// Write the private key unencrypted (as the users' Python scripts need it). By default it
+    /// is encrypted with a passphrase asked twice on the terminal, or read from the file named
+    /// by CSE_PASSPHRASE_FILE.
+    #[arg(long)]
+    pub no_passphrase: bool,
 }
 
 /// How the RSA key wraps the data key (must match on both sides).
@@ -147,14 +153,16 @@ pub struct KeyringArgs {
 /// Settings for writing messages.
 #[derive(Debug, Args, Clone)]
 pub struct EncryptOptions {
-    /// Public key (PEM or DER) [default: CSE_PUBLIC_KEY or public_key in the config file].
+    /// Public key (PEM or DER) of a recipient, repeatable: one encrypted data key each.
+    /// `NAME=PEM` names that recipient's data key (default: --key-name)
+    /// [default: CSE_PUBLIC_KEY, or public_key / public_keys in the config file].
     #[arg(
         long,
         env = "CSE_PUBLIC_KEY",
-        value_name = "PEM",
+        value_name = "[NAME=]PEM",
         help_heading = "Keys"
     )]
-    pub public_key: Option<PathBuf>,
+    pub public_key: Vec<String>,
     /// Encryption context pair, repeatable.
     #[arg(short = 'c', long = "context", value_name = "KEY=VALUE", value_parser = parse_pair,
           help_heading = "Message")]
@@ -300,14 +308,15 @@ pub struct CpArgs {
     /// With --recursive: exclude paths matching this glob.
     #[arg(long, value_name = "GLOB")]
     pub exclude: Vec<String>,
-    /// Public key for uploads (local → s3).
+    /// Public key for uploads (local → s3), repeatable: one encrypted data key per recipient;
+    /// `NAME=PEM` names that recipient's data key (default: --key-name).
     #[arg(
         long,
         env = "CSE_PUBLIC_KEY",
-        value_name = "PEM",
+        value_name = "[NAME=]PEM",
         help_heading = "Keys"
     )]
-    pub public_key: Option<std::path::PathBuf>,
+    pub public_key: Vec<String>,
     /// Private key for downloads (s3 → local).
     #[arg(
         long,

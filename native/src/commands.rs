@@ -289,12 +289,7 @@ async fn cp(
     let quiet = cli.global.quiet;
     match (parse_s3_url(&args.src), parse_s3_url(&args.dst)) {
         (None, Some((bucket, key))) => {
-            let pem = key_path(
-                args.public_key.clone(),
-                file.public_key.as_ref(),
-                "public_key.pem",
-            );
-            let keyring = spec.encrypting(&pem)?;
+            let keyring = spec.encrypting(&args.public_key, file)?;
             let config = encrypt_config(
                 args.suite.as_deref(),
                 args.frame_length,

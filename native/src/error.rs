@@ -182,9 +182,16 @@ impl Failure {
                     ),
                 );
                 f.hint = Some(if keyring.is_some_and(|k| held.iter().any(|h| h == k)) {
-                    "the key name matches but the private key does not: this object was \
+                    if *total > 1 {
+                        format!(
+                            "the key name matches but the private key does not: this object \
+                             was encrypted for {total} recipients' key pairs, none of them this one"
+                        )
+                    } else {
+                        "the key name matches but the private key does not: this object was \
                          encrypted for another key pair"
-                        .into()
+                            .into()
+                    }
                 } else {
                     "use the private key whose namespace/name the message holds \
                          (--key-namespace, --key-name)"

@@ -6,7 +6,8 @@ use std::path::{Path, PathBuf};
 use aws_lc_rs::encoding::{AsDer, Pkcs8V1Der, PublicKeyX509Der};
 use aws_lc_rs::rsa::{KeyPair, KeySize};
 use aws_lc_rs::signature::KeyPair as _;
-use cse_core::{RawRsaKeyring, RsaPadding};
+use cse_core::keyring::{encrypt_private_key_pem, is_encrypted_private_key};
+use cse_core::{Keyring, MultiKeyring, RawRsaKeyring, RsaPadding};
 use pkcs8::der::pem::{LineEnding, encode_string};
 use zeroize::Zeroizing;
 
@@ -61,21 +62,101 @@ impl KeySpec {
             .map_err(|e| Failure::message(e, None))
     }
 
-    /// A keyring that encrypts with the public key at `path`.
-    pub fn encrypting(&self, path: &Path) -> Result<RawRsaKeyring, Failure> {
-        let pem = read_key(path, "public")?;
-        self.keyring()?
-            .with_public_key(&pem)
-            .map_err(|e| Failure::message(e, None).context(path.display()))
+    /// A keyring that encrypts for every recipient: the `--public-key` values given (or
+    /// CSE_PUBLIC_KEY), else `public_key` and `public_keys` of the config file, else
+    /// `public_key.pem`. Each value is `PATH` (the data key is named like the others,
+    /// `--key-name` or S3RSAKey) or `NAME=PATH` (that recipient's data key is named NAME).
+    /// The message carries one encrypted data key per recipient.
+    pub fn encrypting(&self, given: &[String], file: &FileConfig) -> Result<MultiKeyring, Failure> {
+        let mut values: Vec<String> = given.to_vec();
+        if values.is_empty() {
+            values.extend(file.public_key.iter().map(|p| p.display().to_string()));
+            values.extend(file.public_keys.iter().cloned());
+        }
+        if values.is_empty() {
+            values.push("public_key.pem".into());
+        }
+        let mut keyrings: Vec<Box<dyn Keyring>> = Vec::with_capacity(values.len());
+        for value in &values {
+            let (name, path) = recipient(value);
+            let pem = read_key(&path, "public")?;
+            let name = name.unwrap_or(&self.name);
+            let keyring = RawRsaKeyring::new(&self.namespace, name, self.padding)
+                .and_then(|k| k.with_public_key(&pem))
+                .map_err(|e| Failure::message(e, None).context(path.display()))?;
+            keyrings.push(Box::new(keyring));
+        }
+        let generator = keyrings.remove(0);
+        MultiKeyring::new(Some(generator), keyrings).map_err(|e| Failure::message(e, None))
     }
 
-    /// A keyring that decrypts with the private key at `path`.
+    /// A keyring that decrypts with the private key at `path`. A passphrase-protected key
+    /// (`ENCRYPTED PRIVATE KEY`) asks for its passphrase once, here.
     pub fn decrypting(&self, path: &Path) -> Result<RawRsaKeyring, Failure> {
         let pem = read_key(path, "private")?;
-        self.keyring()?
-            .with_private_key(&pem)
-            .map_err(|e| Failure::message(e, None).context(path.display()))
+        let keyring = self.keyring()?;
+        let keyring = if is_encrypted_private_key(&pem) {
+            let pass = passphrase(&format!("Passphrase for {}: ", path.display()), false)?;
+            keyring.with_encrypted_private_key(&pem, pass.as_bytes())
+        } else {
+            keyring.with_private_key(&pem)
+        };
+        keyring.map_err(|e| Failure::message(e, None).context(path.display()))
     }
+}
+
+/// `NAME=PATH` or `PATH`. A value naming an existing file is a path even if it holds `=`.
+pub fn recipient(value: &str) -> (Option<&str>, PathBuf) {
+    if !Path::new(value).exists()
+        && let Some((name, path)) = value.split_once('=')
+        && !name.is_empty()
+        && !name.contains('/')
+    {
+        return (Some(name), PathBuf::from(path));
+    }
+    (None, PathBuf::from(value))
+}
+
+/// The variable naming a file that holds the passphrase (its first line), for batch jobs.
+pub const PASSPHRASE_FILE_VAR: &str = "CSE_PASSPHRASE_FILE";
+
+/// The passphrase: the first line of the file named by CSE_PASSPHRASE_FILE (as openssl's
+/// `-passin file:`), else asked on the terminal without echo (twice when `confirm`).
+fn passphrase(prompt: &str, confirm: bool) -> Result<Zeroizing<String>, Failure> {
+    if let Some(file) = crate::settings::env(PASSPHRASE_FILE_VAR) {
+        let text = Zeroizing::new(std::fs::read(&file).map_err(|e| {
+            Failure::config(format!(
+                "cannot read the passphrase file {file} ({PASSPHRASE_FILE_VAR}): {e}"
+            ))
+        })?);
+        let line = text.split(|&b| b == b'\n').next().unwrap_or_default();
+        let line = line.strip_suffix(b"\r").unwrap_or(line);
+        let pass = std::str::from_utf8(line).map_err(|_| {
+            Failure::config(format!("the passphrase file {file} is not UTF-8 text"))
+        })?;
+        return Ok(Zeroizing::new(pass.to_string()));
+    }
+    let no_terminal = |e: std::io::Error| {
+        Failure::config(format!(
+            "{} needs a passphrase and none could be asked on a terminal: {e}",
+            prompt.trim_end_matches([' ', ':'])
+        ))
+        .with_hint(format!(
+            "for batch jobs, set {PASSPHRASE_FILE_VAR} to a file (mode 0600) holding it"
+        ))
+    };
+    let first = Zeroizing::new(rpassword::prompt_password(prompt).map_err(no_terminal)?);
+    if confirm {
+        let again = Zeroizing::new(
+            rpassword::prompt_password("Same passphrase again: ").map_err(no_terminal)?,
+        );
+        if *again != *first {
+            return Err(Failure::config(
+                "the two passphrases differ; nothing was written",
+            ));
+        }
+    }
+    Ok(first)
 }
 
 /// The key file to use: the flag (or its variable), else the config file, else the name the
@@ -121,10 +202,24 @@ pub fn keygen(args: &KeygenArgs, quiet: bool) -> Result<(), Failure> {
         .public_key()
         .as_der()
         .map_err(|_| err("SPKI encoding"))?;
-    let private_pem = Zeroizing::new(
-        encode_string("PRIVATE KEY", LineEnding::LF, private_der.as_ref())
-            .map_err(|_| err("PEM"))?,
-    );
+    let private_pem = if args.no_passphrase {
+        Zeroizing::new(
+            encode_string("PRIVATE KEY", LineEnding::LF, private_der.as_ref())
+                .map_err(|_| err("PEM"))?,
+        )
+    } else {
+        let pass = passphrase(
+            &format!("Passphrase to protect {}: ", args.private_key.display()),
+            true,
+        )?;
+        if pass.is_empty() {
+            return Err(Failure::config(
+                "an empty passphrase protects nothing: give one, or use --no-passphrase",
+            ));
+        }
+        encrypt_private_key_pem(private_der.as_ref(), pass.as_bytes())
+            .map_err(|e| Failure::message(e, None))?
+    };
     let public_pem =
         encode_string("PUBLIC KEY", LineEnding::LF, public_der.as_ref()).map_err(|_| err("PEM"))?;
     write_new(&args.private_key, private_pem.as_bytes(), 0o600)?;
@@ -134,8 +229,13 @@ pub fn keygen(args: &KeygenArgs, quiet: bool) -> Result<(), Failure> {
     }
     if !quiet {
         crate::error::say(&format!(
-            "wrote {} (private, keep it safe) and {} (public)",
+            "wrote {} (private, {}) and {} (public)",
             args.private_key.display(),
+            if args.no_passphrase {
+                "not encrypted: keep it safe"
+            } else {
+                "encrypted with the passphrase"
+            },
             args.public_key.display()
         ));
     }

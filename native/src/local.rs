@@ -135,12 +135,7 @@ fn open_input(input: &str) -> Result<Box<dyn Read + Send>, Failure> {
 pub fn encrypt(args: &EncryptArgs, file: &FileConfig, quiet: bool) -> Result<(), Failure> {
     let o = &args.options;
     let spec = KeySpec::resolve(&o.keyring, file)?;
-    let key = key_path(
-        o.public_key.clone(),
-        file.public_key.as_ref(),
-        "public_key.pem",
-    );
-    let keyring = spec.encrypting(&key)?;
+    let keyring = spec.encrypting(&o.public_key, file)?;
     let config = encrypt_config(
         o.suite.as_deref(),
         o.frame_length,

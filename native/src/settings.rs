@@ -15,6 +15,9 @@ use crate::error::Failure;
 #[serde(deny_unknown_fields)]
 pub struct FileConfig {
     pub public_key: Option<PathBuf>,
+    /// Several recipients: `["alice.pem", "bob=bob.pem"]` (added to `public_key`).
+    #[serde(default)]
+    pub public_keys: Vec<String>,
     pub private_key: Option<PathBuf>,
     pub key_namespace: Option<String>,
     pub key_name: Option<String>,
@@ -66,6 +69,12 @@ impl FileConfig {
             .flatten()
         {
             *key = expand(key, base);
+        }
+        for value in &mut cfg.public_keys {
+            *value = match crate::keys::recipient(value) {
+                (Some(name), path) => format!("{name}={}", expand(&path, base).display()),
+                (None, path) => expand(&path, base).display().to_string(),
+            };
         }
         Ok(cfg)
     }

@@ -12,7 +12,9 @@
 use std::io::{Read, Write};
 
 use bytes::Bytes;
-use cse_core::{DecryptConfig, Decryptor, EncryptConfig, Encryptor, Header, RawRsaKeyring};
+use cse_core::{
+    DecryptConfig, Decryptor, EncryptConfig, Encryptor, Header, Keyring, RawRsaKeyring,
+};
 use cse_s3::{Body, Client, S3Error};
 use futures_util::StreamExt;
 use indicatif::ProgressBar;
@@ -159,7 +161,7 @@ pub async fn upload(
     plan: &Plan,
     input: Box<dyn Read + Send>,
     plaintext_len: Option<u64>,
-    keyring: &RawRsaKeyring,
+    keyring: &dyn Keyring,
     config: &EncryptConfig,
     to: Object<'_>,
 ) -> Result<Uploaded, Failure> {
