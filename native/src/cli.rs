@@ -96,6 +96,10 @@ pub enum AddressingStyle {
 }
 
 #[derive(Debug, Subcommand)]
+#[allow(
+    clippy::large_enum_variant,
+    reason = "parsed once per process; boxing would only add indirection"
+)]
 pub enum Command {
     /// Create an RSA-4096 key pair: private_key.pem (PKCS #8, mode 0600, encrypted with a
     /// passphrase unless --no-passphrase) and public_key.pem.
