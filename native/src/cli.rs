@@ -111,6 +111,9 @@ pub enum Command {
     /// Show what a message says about itself (suite, context, data keys, sizes), without a key;
     /// from S3 only the header is read.
     Inspect(InspectArgs),
+    /// Authenticate whole messages (files or objects; a prefix with -r) with the private key,
+    /// writing nothing: exit 0 when all verified, 4 when a message was rejected.
+    Verify(VerifyArgs),
     /// Copy with encryption: local → s3:// encrypts and uploads, s3:// → local downloads and decrypts.
     Cp(CpArgs),
     /// List buckets' objects: `cse ls s3://bucket/prefix`.
@@ -385,6 +388,20 @@ pub struct InspectArgs {
     pub max_header_size: Size,
     #[command(flatten)]
     pub s3: S3Args,
+}
+
+#[derive(Debug, Args)]
+pub struct VerifyArgs {
+    /// Message files, s3://bucket/key, or s3://bucket/prefix with --recursive.
+    #[arg(required = true)]
+    pub targets: Vec<String>,
+    /// Verify every object under the prefixes given.
+    #[arg(long, short = 'r')]
+    pub recursive: bool,
+    #[command(flatten)]
+    pub options: DecryptOptions,
+    #[command(flatten)]
+    pub transfer: TransferArgs,
 }
 
 #[derive(Debug, Args)]

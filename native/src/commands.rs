@@ -68,7 +68,7 @@ fn client(cli: &Cli, file: &FileConfig, t: &TransferArgs) -> Result<Client, Fail
     Ok(Client::new(s3_config(&t.s3.or(&cli.s3), file)?)?)
 }
 
-fn plan(cli: &Cli, file: &FileConfig, t: &TransferArgs) -> Result<Plan, Failure> {
+pub(crate) fn plan(cli: &Cli, file: &FileConfig, t: &TransferArgs) -> Result<Plan, Failure> {
     let part_size = match (&t.part_size, &file.part_size) {
         (Some(p), _) => *p,
         (None, Some(s)) => crate::cli::parse_size(s).map_err(Failure::config)?,
@@ -98,6 +98,7 @@ pub async fn run(cli: &Cli, file: &FileConfig, filters: Vec<Filter>) -> Result<(
     let quiet = cli.global.quiet;
     match &cli.command {
         Command::Cp(args) => cp(cli, file, args, &filters).await,
+        Command::Verify(args) => crate::verify::run(cli, file, args).await,
         Command::Ls(args) => {
             let (bucket, prefix) = s3_target(&args.target)?;
             let c = client(cli, file, &args.transfer)?;

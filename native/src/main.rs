@@ -14,6 +14,7 @@ mod s3url;
 mod settings;
 mod signal;
 mod transfer;
+mod verify;
 
 use std::process::ExitCode;
 

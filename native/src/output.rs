@@ -159,6 +159,8 @@ impl Drop for TempOutput {
 pub enum Sink {
     File(TempOutput),
     Stdout(io::Stdout),
+    /// Nothing is kept (`cse verify`).
+    Discard,
 }
 
 impl Sink {
@@ -178,6 +180,7 @@ impl Sink {
             Self::Stdout(mut s) => s
                 .flush()
                 .map_err(|e| Failure::other(format!("stdout: {e}"))),
+            Self::Discard => Ok(()),
         }
     }
 }
@@ -187,18 +190,21 @@ impl Write for Sink {
         match self {
             Self::File(f) => f.write(buf),
             Self::Stdout(s) => s.write(buf),
+            Self::Discard => Ok(buf.len()),
         }
     }
     fn write_all(&mut self, buf: &[u8]) -> io::Result<()> {
         match self {
             Self::File(f) => f.write_all(buf),
             Self::Stdout(s) => s.write_all(buf),
+            Self::Discard => Ok(()),
         }
     }
     fn flush(&mut self) -> io::Result<()> {
         match self {
             Self::File(f) => f.flush(),
             Self::Stdout(s) => s.flush(),
+            Self::Discard => Ok(()),
         }
     }
 }

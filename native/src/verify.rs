@@ -1,0 +1,160 @@
+//! `cse verify`: authenticate whole messages (commitment, header, every frame, signature) with
+//! the private key and write nothing.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use cse_core::RawRsaKeyring;
+use cse_core::stream::decrypt_stream;
+use futures_util::StreamExt;
+
+use crate::cli::{Cli, VerifyArgs};
+use crate::commands::plan;
+use crate::error::{Failure, Kind, shown, tell};
+use crate::keys::{KeySpec, key_path};
+use crate::local::decrypt_config;
+use crate::output::Sink;
+use crate::s3url::parse_s3_url;
+use crate::settings::FileConfig;
+use crate::transfer::{self, Object};
+
+/// One message to check: a local file or an object.
+enum Target {
+    File(String),
+    Object { bucket: String, key: String },
+}
+
+impl Target {
+    fn name(&self) -> String {
+        match self {
+            Self::File(p) => p.clone(),
+            Self::Object { bucket, key } => format!("s3://{bucket}/{key}"),
+        }
+    }
+}
+
+/// `cse verify TARGET... [-r]`: exit 0 when every message verified, else the status of the
+/// first failure (4 for a rejected message), after a summary.
+pub async fn run(cli: &Cli, file: &FileConfig, args: &VerifyArgs) -> Result<(), Failure> {
+    let o = &args.options;
+    let spec = KeySpec::resolve(&o.keyring, file)?;
+    let key = key_path(
+        o.private_key.clone(),
+        file.private_key.as_ref(),
+        "private_key.pem",
+    );
+    // The private key is read (and its passphrase asked) once for every message.
+    let keyring = Arc::new(spec.decrypting(&key)?);
+    let label = spec.label();
+    let quiet = cli.global.quiet;
+
+    let mut targets = Vec::new();
+    let mut client = None;
+    for t in &args.targets {
+        match parse_s3_url(t) {
+            Some((bucket, prefix)) => {
+                let p = match &client {
+                    Some(p) => p,
+                    None => client.insert(plan(cli, file, &args.transfer)?),
+                };
+                if args.recursive {
+                    for o in p.client.list_all(bucket, prefix).await? {
+                        targets.push(Target::Object {
+                            bucket: bucket.into(),
+                            key: o.key,
+                        });
+                    }
+                } else if prefix.is_empty() {
+                    return Err(Failure::config(format!(
+                        "{}: give an object, or --recursive for a prefix",
+                        shown(t)
+                    )));
+                } else {
+                    targets.push(Target::Object {
+                        bucket: bucket.into(),
+                        key: prefix.into(),
+                    });
+                }
+            }
+            None => targets.push(Target::File(t.clone())),
+        }
+    }
+
+    // Objects are checked several at a time, each with a share of the requests in flight.
+    let concurrency = client.as_ref().map_or(1, |p| p.concurrency).max(1);
+    let at_once = concurrency.clamp(1, 4);
+    let results: Vec<(String, Result<u64, Failure>)> = futures_util::stream::iter(targets)
+        .map(|t| {
+            let keyring = keyring.clone();
+            let config = decrypt_config(&o.context, &o.limits, o.refuse_signed, &o.commitment);
+            let (label, client) = (label.clone(), client.as_ref());
+            async move {
+                let name = t.name();
+                let r = match t {
+                    Target::File(path) => verify_file(&path, keyring, config, &label),
+                    Target::Object { bucket, key } => match client {
+                        Some(plan) => {
+                            let from = Object {
+                                bucket: &bucket,
+                                key: &key,
+                                label: &name,
+                            };
+                            transfer::download(plan, from, keyring, config, Sink::Discard, &label)
+                                .await
+                                .map(|d| d.plaintext)
+                        }
+                        None => Err(Failure::other("internal: no S3 client")),
+                    },
+                };
+                (name, r)
+            }
+        })
+        .buffer_unordered(at_once)
+        .collect()
+        .await;
+
+    let mut first_failure = None;
+    let (mut ok, mut bad) = (0usize, 0usize);
+    for (name, r) in results {
+        match r {
+            Ok(n) => {
+                ok += 1;
+                if !quiet {
+                    tell(&format!(
+                        "verified: {} ({n} bytes of plaintext)",
+                        shown(&name)
+                    ))?;
+                }
+            }
+            Err(f) => {
+                bad += 1;
+                tell(&format!("FAILED: {}: {}", shown(&name), f.message))?;
+                first_failure.get_or_insert(f);
+            }
+        }
+    }
+    if !quiet || bad > 0 {
+        tell(&format!("{ok} verified, {bad} failed"))?;
+    }
+    // Each failure was named above; the exit status is the first one's.
+    match first_failure {
+        None => Ok(()),
+        Some(f) => Err(Failure::new(
+            f.kind,
+            format!("{bad} of {} failed verification", ok + bad),
+        )),
+    }
+}
+
+fn verify_file(
+    path: &str,
+    keyring: Arc<RawRsaKeyring>,
+    config: cse_core::DecryptConfig,
+    label: &str,
+) -> Result<u64, Failure> {
+    let f = std::fs::File::open(Path::new(path))
+        .map_err(|e| Failure::new(Kind::Other, format!("{}: {e}", shown(&path))))?;
+    let (_, n) = decrypt_stream(keyring, config, f, std::io::sink())
+        .map_err(|e| Failure::io(e, Some(label)))?;
+    Ok(n)
+}
