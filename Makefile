@@ -85,6 +85,8 @@ lint:
 # (tests/tests/vectors.rs: vectors/esdk-python, official-tampered, bad-input, vectors/official).
 unit:
 	$(CARGO) test --workspace --release
+	@echo "== cse-core with the pure-Rust provider alone (no aws-lc feature, as on wasm32)"
+	$(CARGO) test -p cse-core --release --no-default-features --features std
 
 wasm:
 	$(CARGO) build -p cse-core --target wasm32-unknown-unknown --release
