@@ -102,9 +102,20 @@ impl Client {
         let status = resp.status().as_u16();
         let headers = resp.headers().clone();
         let ok = (200..300).contains(&status);
-        // An error document is read only in part; a success must fit its bound.
-        let limit = if ok { req.max_answer } else { MAX_ERROR_ANSWER };
-        let body = read_body(resp, limit, ok).await.map_err(|e| match e {
+        // An error document is read only in part; a success must fit its bound. A HEAD answer
+        // has no body: its Content-Length is the object's (and a browser shows it), not a
+        // body to bound.
+        let limit = match (ok, req.method) {
+            (true, "HEAD") => 0,
+            (true, _) => req.max_answer,
+            (false, _) => MAX_ERROR_ANSWER,
+        };
+        let body = if ok && req.method == "HEAD" {
+            Ok(Bytes::new())
+        } else {
+            read_body(resp, limit, ok).await
+        };
+        let body = body.map_err(|e| match e {
             ReadError::Http(e) => S3Error::Network {
                 operation: op(),
                 detail: format!("reading the answer: {}", error_chain(&e)),
