@@ -43,6 +43,11 @@ fn openssl_encrypted_keys_open_with_their_passphrase() {
         assert_eq!(plain, b"hello", "{name}");
     }
     assert!(!is_encrypted_private_key(PLAIN));
+    // Unlocked once into plain PKCS #8 DER (what the page keeps), it loads without a passphrase.
+    let der = cse_core::keyring::decrypt_private_key(SCRYPT, PASS).unwrap();
+    assert!(load_private_key(&der).unwrap() == expected);
+    assert!(cse_core::keyring::decrypt_private_key(SCRYPT, b"nope").is_err());
+    assert!(cse_core::keyring::decrypt_private_key(PLAIN, PASS).is_err());
     // A plain key is taken as it is.
     assert!(load_private_key_with_passphrase(PLAIN, b"unused").unwrap() == expected);
 }

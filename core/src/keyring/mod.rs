@@ -19,7 +19,7 @@ pub use keyfile::{KEYGEN_PBKDF2_ROUNDS, encrypt_private_key_pem};
 pub use multi::MultiKeyring;
 pub use raw_aes::RawAesKeyring;
 pub use raw_rsa::{
-    RawRsaKeyring, RsaPadding, is_encrypted_private_key, load_private_key,
+    RawRsaKeyring, RsaPadding, decrypt_private_key, is_encrypted_private_key, load_private_key,
     load_private_key_with_passphrase, load_public_key,
 };
 

@@ -358,6 +358,21 @@ pub fn load_private_key_with_passphrase(
     data: &[u8],
     passphrase: &[u8],
 ) -> Result<rsa::PrivateKey, Error> {
+    if !is_encrypted_private_key(data) {
+        return load_private_key(data);
+    }
+    let plain = decrypt_private_key(data, passphrase)?;
+    rsa::PrivateKey::from_pkcs8_der(&plain).map_err(|_| not_rsa())
+}
+
+fn not_rsa() -> Error {
+    Error::Key("cannot read the RSA private key: the decrypted key is not RSA".into())
+}
+
+/// Decrypts a passphrase-protected RSA private key (as [`load_private_key_with_passphrase`]
+/// reads it) into its unencrypted PKCS #8 DER, zeroized on drop, for callers that keep the key
+/// as bytes (the browser page unlocks a key once, then uses it as an unencrypted one).
+pub fn decrypt_private_key(data: &[u8], passphrase: &[u8]) -> Result<Zeroizing<Vec<u8>>, Error> {
     let der: Zeroizing<Vec<u8>> = match pem_label(data) {
         Some((keyfile::PEM_LABEL, pem)) => {
             let (_, der) = pkcs8::der::pem::decode_vec(pem.as_bytes()).map_err(|_| {
@@ -365,14 +380,16 @@ pub fn load_private_key_with_passphrase(
             })?;
             Zeroizing::new(der)
         }
-        Some(_) => return load_private_key(data),
         None if is_encrypted_private_key(data) => Zeroizing::new(data.to_vec()),
-        None => return load_private_key(data),
+        _ => {
+            return Err(Error::Key(
+                "this private key is not encrypted: no passphrase is needed".into(),
+            ));
+        }
     };
     let plain = keyfile::decrypt_der(&der, passphrase)?;
-    rsa::PrivateKey::from_pkcs8_der(&plain).map_err(|_| {
-        Error::Key("cannot read the RSA private key: the decrypted key is not RSA".into())
-    })
+    rsa::PrivateKey::from_pkcs8_der(&plain).map_err(|_| not_rsa())?;
+    Ok(plain)
 }
 
 /// RSA-OAEP through AWS-LC. PKCS #1 v1.5 stays with RustCrypto, whose unwrapping uses implicit
