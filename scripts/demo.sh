@@ -44,8 +44,8 @@ export CSE_CONFIG=$DIR/config.toml
 printf 'public_key = "%s/public_key.pem"\nprivate_key = "%s/private_key.pem"\n' "$DIR" "$DIR" >"$CSE_CONFIG"
 
 say "local S3 server (s3s-fs, checks SigV4) at $AWS_ENDPOINT_URL"
-say "cse keygen: an RSA-4096 pair, as the users' openssl commands make"
-"$CSE" keygen
+say "cse keygen: an RSA-4096 pair, as the users' openssl commands make (unencrypted: the Python scripts below read it)"
+"$CSE" keygen --no-passphrase
 "$CSE" mb s3://bucket-test
 
 echo "This is example for CSE!" >example.txt

@@ -738,7 +738,8 @@ def test_no_public_key_anywhere(cse, bucket, tmp_path):
 def test_keygen(cse, tmp_path):
     work = tmp_path / "kg"
     work.mkdir()
-    r = cse("keygen", cwd=work, timeout=300)
+    # Unencrypted, as the users' Python scripts read it (test_passphrase.py: the default).
+    r = cse("keygen", "--no-passphrase", cwd=work, timeout=300)
     expect(r, 0)
     private, public = work / "private_key.pem", work / "public_key.pem"
     assert private.stat().st_mode & 0o777 == 0o600
@@ -770,6 +771,7 @@ def test_keygen(cse, tmp_path):
 def test_keygen_explicit_paths(cse, tmp_path):
     d = tmp_path / "keys"
     d.mkdir()
-    expect(cse("keygen", "--private-key", d / "me.key", "--public-key", d / "me.pub", timeout=300), 0)
+    expect(cse("keygen", "--no-passphrase", "--private-key", d / "me.key", "--public-key", d / "me.pub",
+               timeout=300), 0)
     assert sorted(os.listdir(d)) == ["me.key", "me.pub"]
     assert (d / "me.key").stat().st_mode & 0o777 == 0o600

@@ -316,9 +316,7 @@ impl S3Client {
         on_progress: Option<Function>,
         signal: Option<AbortSignal>,
     ) -> Result<JsValue, JsValue> {
-        let keyring = keyring(&options)?
-            .with_public_key(&public_key_pem)
-            .map_err(|e| message_error(e, None))?;
+        let keyring = recipients(&options, &public_key_pem)?;
         let config = encrypt_config(&options)?;
         let part_wanted = get_u64(&options, "partSize").unwrap_or(8 * MIB);
         let concurrency = get_u64(&options, "concurrency").unwrap_or(4).max(1) as usize;
@@ -623,6 +621,62 @@ pub fn decrypt_buffer(private_key_pem: &[u8], message: &[u8]) -> Result<Vec<u8>,
     cse_core::decrypt(keyring, DecryptConfig::default(), message)
         .map(|(plain, _)| plain)
         .map_err(|e| message_error(e, Some("MyAppKeys/S3RSAKey")))
+}
+
+/// A keyring for every public key in `pems`: one PEM block or several (one per recipient,
+/// each data key named like the others: keyName or S3RSAKey), or one DER key.
+fn recipients(options: &JsValue, pems: &[u8]) -> Result<cse_core::MultiKeyring, JsValue> {
+    const BEGIN: &str = "-----BEGIN ";
+    let text = core::str::from_utf8(pems).unwrap_or_default();
+    let mut blocks: Vec<&[u8]> = text
+        .match_indices(BEGIN)
+        .map(|(i, _)| i)
+        .collect::<Vec<_>>()
+        .windows(2)
+        .map(|w| &pems[w[0]..w[1]])
+        .collect();
+    let pem = match text.rfind(BEGIN) {
+        Some(last) => {
+            blocks.push(&pems[last..]);
+            true
+        }
+        None => {
+            blocks.push(pems);
+            false
+        }
+    };
+    let mut keyrings: Vec<Box<dyn cse_core::Keyring>> = Vec::with_capacity(blocks.len());
+    for block in blocks {
+        // One end of line after each PEM block, whatever the files ended with.
+        let mut block = block.to_vec();
+        if pem {
+            block.truncate(block.trim_ascii_end().len());
+            block.push(b'\n');
+        }
+        let k = keyring(options)?
+            .with_public_key(&block)
+            .map_err(|e| message_error(e, None))?;
+        keyrings.push(Box::new(k));
+    }
+    let generator = keyrings.remove(0);
+    cse_core::MultiKeyring::new(Some(generator), keyrings).map_err(|e| message_error(e, None))
+}
+
+/// Whether a private key file is protected by a passphrase (`ENCRYPTED PRIVATE KEY`).
+#[wasm_bindgen(js_name = isEncryptedPrivateKey)]
+pub fn is_encrypted_private_key(key: &[u8]) -> bool {
+    cse_core::keyring::is_encrypted_private_key(key)
+}
+
+/// Decrypts a passphrase-protected private key (PKCS #8, PBES2 with PBKDF2 or scrypt, as
+/// openssl writes it) into the unencrypted key (PKCS #8 DER) that `download` takes. The
+/// passphrase is used here and zeroized; a wrong one is an error of kind `key`.
+#[wasm_bindgen(js_name = unlockPrivateKey)]
+pub fn unlock_private_key(key: &[u8], passphrase: String) -> Result<Vec<u8>, JsValue> {
+    let passphrase = Zeroizing::new(passphrase);
+    cse_core::keyring::decrypt_private_key(key, passphrase.as_bytes())
+        .map(|der| der.to_vec())
+        .map_err(|e| message_error(e, None))
 }
 
 /// The crate version.

@@ -15,7 +15,8 @@
 // stubbed save dialog); c1 wrong key; c2 body byte flipped; c3 signature byte flipped;
 // c4 hostile objects (tests/s3/hostile.py rows: refused, short inert error, nothing offered);
 // d wrong secret; e cancel mid-upload; g no CORS rule; h encryption context; i CORS rule
-// without ExposeHeaders ETag; j bad public key file; k remembered settings.
+// without ExposeHeaders ETag; j bad public key file; k remembered settings; l three
+// recipients; m encrypted private keys unlocked with a passphrase.
 //
 // Upload MB/s shown by the page in this test is not the page's speed: Playwright's network
 // instrumentation copies every request body over CDP (≈ 1 s per 8 MiB part here; a plain
@@ -622,6 +623,80 @@ async function main() {
     await page.uncheck('#remember');
     stored = await page.evaluate(() => localStorage.getItem('cse-settings'));
     eq(stored, null, 'nothing stored after unticking');
+  });
+
+  // l. several recipients (after k's reload the keys are chosen again)
+  await testCase('l. three recipients: a cse object for three keys opens in the page with one; the page uploads for three', async () => {
+    const [third, fourth] = await Promise.all([keyPair(path.join(work, 'keys3')), keyPair(path.join(work, 'keys4'))]);
+    await setPicker('none');
+    const f = path.join(work, 'group.bin');
+    const fSha = await randomFile(f, 100 * 1024 + 3);
+    await cse('cp', f, `s3://${BUCKET}/group/by-cse.bin`, '--public-key', keys.pub, '--public-key', other.pub,
+      '--public-key', third.pub, '--endpoint-url', stack.direct);
+    await loadKey('private', other.priv);
+    await listInPage('group/');
+    const d = await downloadInPage('group/by-cse.bin');
+    eq(d.state, 'done', `3-recipient cse object opened with the second key (${d.status})`);
+    eq(d.sha256, fSha, 'sha256 of the page\'s Blob');
+    // The page: three public keys chosen at once; each private key opens the upload.
+    await page.setInputFiles('#public-key-file', [keys.pub, other.pub, third.pub]);
+    await page.waitForFunction(() => /3 public keys loaded/.test(document.getElementById('public-key-status').textContent));
+    await page.fill('#upload-prefix', 'group/');
+    const r = await uploadInPage(f, 'group/group.bin');
+    eq(r.state, 'done', `page upload for three keys (${r.status})`);
+    for (const [i, k] of [keys, other, third].entries()) {
+      const out = path.join(work, `l-cse-${i}.out`);
+      await cse('cp', `s3://${BUCKET}/group/group.bin`, out, '--private-key', k.priv, '--endpoint-url', stack.direct);
+      eq(await sha256File(out), fSha, `cse with key ${i + 1}`);
+      const bySeed = path.join(work, `l-seed-${i}.out`);
+      await seed('download', 'group/group.bin', bySeed, k);
+      eq(await sha256File(bySeed), fSha, `the users' script with key ${i + 1}`);
+    }
+    let refused = null;
+    try {
+      await cse('cp', `s3://${BUCKET}/group/group.bin`, path.join(work, 'l-4.out'), '--private-key', fourth.priv, '--endpoint-url', stack.direct);
+    } catch (e) {
+      refused = e.message;
+    }
+    assert(refused && /exit 4/.test(refused), `a fourth key is refused with exit 4 (${refused})`);
+    await loadKey('public', keys.pub);
+  });
+
+  // m. encrypted private keys: openssl PBKDF2 and scrypt, unlocked once with the passphrase
+  await testCase('m. encrypted private keys (openssl PBKDF2 and scrypt): wrong passphrase refused, right one unlocks, nothing kept', async () => {
+    const secret = 'page passphrase';
+    const pass = path.join(work, 'pass.txt');
+    await fsp.writeFile(pass, secret + '\n', { mode: 0o600 });
+    const pbkdf2 = path.join(work, 'enc-pbkdf2.pem'), scrypt = path.join(work, 'enc-scrypt.pem');
+    await run('openssl', ['pkcs8', '-topk8', '-v2', 'aes-256-cbc', '-in', keys.priv, '-out', pbkdf2, '-passout', `file:${pass}`]);
+    await run('openssl', ['pkcs8', '-topk8', '-v2', 'aes-256-cbc', '-scrypt', '-in', keys.priv, '-out', scrypt, '-passout', `file:${pass}`]);
+    await setPicker('none');
+    const f = path.join(work, 'enc.bin');
+    const fSha = await randomFile(f, 64 * 1024 + 9);
+    await cse('cp', f, `s3://${BUCKET}/enc/obj.bin`, '--public-key', keys.pub, '--endpoint-url', stack.direct);
+    await listInPage('enc/');
+    const status = () => page.textContent('#private-key-status');
+    for (const [kdf, file] of [['pbkdf2', pbkdf2], ['scrypt', scrypt]]) {
+      await page.setInputFiles('#private-key-file', file);
+      await page.waitForFunction(() => /is encrypted/.test(document.getElementById('private-key-status').textContent));
+      await page.fill('#private-key-passphrase', 'not it');
+      await page.click('#unlock-key');
+      await page.waitForFunction(() => /wrong passphrase/.test(document.getElementById('private-key-status').textContent));
+      const e = await errorBox();
+      eq(e?.kind, 'key', `${kdf}: wrong passphrase error kind (${JSON.stringify(e)})`);
+      assert(/wrong passphrase/.test(e.message), `${kdf}: the error says so (${e.message})`);
+      eq(await page.inputValue('#private-key-passphrase'), '', `${kdf}: field cleared`);
+      await page.fill('#private-key-passphrase', secret);
+      await page.press('#private-key-passphrase', 'Enter');
+      await page.waitForFunction(() => /loaded \(unlocked\)/.test(document.getElementById('private-key-status').textContent));
+      eq(await page.inputValue('#private-key-passphrase'), '', `${kdf}: passphrase not left in the field`);
+      const d = await downloadInPage('enc/obj.bin');
+      eq(d.state, 'done', `${kdf}: download with the unlocked key (${d.status})`);
+      eq(d.sha256, fSha, `${kdf}: sha256`);
+      console.log(`     ${kdf}: ${e.message}; then ${await status()}`);
+    }
+    const stored = await page.evaluate(() => JSON.stringify({ ...localStorage }) + JSON.stringify({ ...sessionStorage }));
+    assert(!stored.includes(secret), 'the passphrase is stored nowhere');
   });
 }
 

@@ -6,13 +6,13 @@
 // verified download window.__cseLastDownload = { key, name, size, via, blob? } (blob when
 // the chunks were collected in memory).
 
-import init, { S3Client, encryptBuffer, version } from './pkg/cse_web.js';
+import init, { S3Client, encryptBuffer, isEncryptedPrivateKey, unlockPrivateKey, version } from './pkg/cse_web.js';
 
 const MIB = 1024 * 1024;
 const STORE = 'cse-settings';
 const $ = (id) => document.getElementById(id);
 
-const keys = { publicPem: null, privatePem: null };
+const keys = { publicPem: null, privatePem: null, locked: null };
 let ready = false;
 
 // ---------------------------------------------------------------------------- errors
@@ -161,38 +161,80 @@ function transferOptions() {
 // ---------------------------------------------------------------------------- keys
 
 async function readKey(input, status, slot, label) {
-  const file = input.files && input.files[0];
+  const files = input.files ? [...input.files] : [];
   keys[slot] = null;
-  if (!file) {
+  if (slot === 'privatePem') keys.locked = null;
+  if (!files.length) {
     status.textContent = 'none loaded';
     delete status.dataset.loaded;
     return;
   }
-  const bytes = new Uint8Array(await file.arrayBuffer());
-  const text = new TextDecoder().decode(bytes.subarray(0, 200));
-  if (!/-----BEGIN [A-Z0-9 ]*KEY-----/.test(text)) {
-    status.textContent = `${file.name} is not a PEM key file`;
-    delete status.dataset.loaded;
-    showError(Object.assign(new Error(`${file.name} has no "-----BEGIN … KEY-----" line`), { kind: 'key', hint: `choose the ${label} (a .pem file)` }));
-    return;
-  }
-  if (slot === 'publicPem' && ready) {
-    // An empty message with this key: catches a file that is not an RSA public key now
-    // rather than at the first upload (0.5 ms; the private key is checked at download).
-    try {
-      encryptBuffer(bytes, new Uint8Array(0), 0x0478, 4096);
-    } catch (err) {
-      status.textContent = `${file.name} cannot be used`;
+  const all = [];
+  for (const file of files) {
+    const bytes = new Uint8Array(await file.arrayBuffer());
+    const text = new TextDecoder().decode(bytes.subarray(0, 200));
+    if (!/-----BEGIN [A-Z0-9 ]*KEY-----/.test(text)) {
+      status.textContent = `${file.name} is not a PEM key file`;
       delete status.dataset.loaded;
-      showError(err, `Public key ${file.name}`);
+      showError(Object.assign(new Error(`${file.name} has no "-----BEGIN … KEY-----" line`), { kind: 'key', hint: `choose the ${label} (a .pem file)` }));
       return;
     }
+    if (slot === 'publicPem' && ready) {
+      // An empty message with this key: catches a file that is not an RSA public key now
+      // rather than at the first upload (0.5 ms; the private key is checked at download).
+      try {
+        encryptBuffer(bytes, new Uint8Array(0), 0x0478, 4096);
+      } catch (err) {
+        status.textContent = `${file.name} cannot be used`;
+        delete status.dataset.loaded;
+        showError(err, `Public key ${file.name}`);
+        return;
+      }
+    }
+    all.push(bytes);
   }
-  keys[slot] = bytes;
-  status.textContent = `${file.name} loaded`;
-  status.dataset.loaded = 'true';
-  // Clear the input so the same file can be chosen again after a change on disk.
   input.value = '';
+  if (slot === 'privatePem' && ready && isEncryptedPrivateKey(all[0])) {
+    // Kept encrypted until its passphrase unlocks it (then only the unlocked key is kept).
+    keys.locked = { bytes: all[0], name: files[0].name };
+    if ($('private-key-passphrase').value) return unlockKey();
+    status.textContent = `${files[0].name} is encrypted: type its passphrase and press Unlock`;
+    delete status.dataset.loaded;
+    $('private-key-passphrase').focus();
+    return;
+  }
+  // Several public keys: one PEM after the other; the upload wraps the data key for each.
+  const joined = new Uint8Array(all.reduce((n, b) => n + b.length + 1, 0));
+  let at = 0;
+  for (const b of all) { joined.set(b, at); joined[at + b.length] = 10; at += b.length + 1; }
+  keys[slot] = all.length === 1 ? all[0] : joined;
+  status.textContent = files.length === 1 ? `${files[0].name} loaded` : `${files.length} public keys loaded (${files.map((f) => f.name).join(', ')})`;
+  status.dataset.loaded = 'true';
+}
+
+// Decrypts the chosen encrypted private key with the passphrase typed; the field is cleared
+// whatever the outcome, and only the unlocked key stays in memory.
+function unlockKey() {
+  const field = $('private-key-passphrase');
+  const status = $('private-key-status');
+  const passphrase = field.value;
+  field.value = '';
+  const locked = keys.locked;
+  if (!locked) {
+    showError(Object.assign(new Error('choose an encrypted private key file first'), { kind: 'key' }));
+    return;
+  }
+  try {
+    keys.privatePem = unlockPrivateKey(locked.bytes, passphrase);
+  } catch (err) {
+    status.textContent = `${locked.name}: wrong passphrase?`;
+    delete status.dataset.loaded;
+    showError(err, `Private key ${locked.name}`);
+    return;
+  }
+  keys.locked = null;
+  status.textContent = `${locked.name} loaded (unlocked)`;
+  status.dataset.loaded = 'true';
 }
 
 // ------------------------------------------------------------------ transfer rows
@@ -425,6 +467,8 @@ function wire() {
   $('settings').addEventListener('change', saveSettings);
   $('public-key-file').addEventListener('change', (e) => readKey(e.target, $('public-key-status'), 'publicPem', 'public key'));
   $('private-key-file').addEventListener('change', (e) => readKey(e.target, $('private-key-status'), 'privatePem', 'private key'));
+  $('unlock-key').addEventListener('click', unlockKey);
+  $('private-key-passphrase').addEventListener('keydown', (e) => { if (e.key === 'Enter') { e.preventDefault(); unlockKey(); } });
   $('upload-files').addEventListener('change', (e) => {
     const files = [...e.target.files];
     e.target.value = '';
