@@ -118,7 +118,10 @@ impl RawRsaKeyring {
         let private = load_private_key(key)?;
         #[cfg(all(feature = "aws-lc", not(target_arch = "wasm32")))]
         {
-            self.lc.private = lc::private(&private);
+            // AWS-LC gets the key as written (with its CRT parameters) when it is PKCS #8.
+            self.lc.private = plain_pkcs8_der(key)
+                .and_then(|der| lc::private_der(&der))
+                .or_else(|| lc::private(&private));
         }
         self.private = Some(private);
         Ok(self)
@@ -132,10 +135,15 @@ impl RawRsaKeyring {
         key: &[u8],
         passphrase: &[u8],
     ) -> Result<Self, Error> {
-        let private = load_private_key_with_passphrase(key, passphrase)?;
+        if !is_encrypted_private_key(key) {
+            return self.with_private_key(key);
+        }
+        // The passphrase's key derivation (PBKDF2 or scrypt) runs once.
+        let plain = decrypt_private_key(key, passphrase)?;
+        let private = rsa::PrivateKey::from_pkcs8_der(&plain).map_err(|_| not_rsa())?;
         #[cfg(all(feature = "aws-lc", not(target_arch = "wasm32")))]
         {
-            self.lc.private = lc::private(&private);
+            self.lc.private = lc::private_der(&plain).or_else(|| lc::private(&private));
         }
         self.private = Some(private);
         Ok(self)
@@ -365,6 +373,18 @@ pub fn load_private_key_with_passphrase(
     rsa::PrivateKey::from_pkcs8_der(&plain).map_err(|_| not_rsa())
 }
 
+/// The PKCS #8 DER of an unencrypted key given as `PRIVATE KEY` PEM or as DER, as written.
+#[cfg(all(feature = "aws-lc", not(target_arch = "wasm32")))]
+fn plain_pkcs8_der(data: &[u8]) -> Option<Zeroizing<Vec<u8>>> {
+    match pem_label(data) {
+        Some(("PRIVATE KEY", pem)) => pkcs8::der::pem::decode_vec(pem.as_bytes())
+            .ok()
+            .map(|(_, der)| Zeroizing::new(der)),
+        Some(_) => None,
+        None => Some(Zeroizing::new(data.to_vec())),
+    }
+}
+
 fn not_rsa() -> Error {
     Error::Key("cannot read the RSA private key: the decrypted key is not RSA".into())
 }
@@ -432,8 +452,12 @@ mod lc {
     }
 
     pub(super) fn private(key: &rsa::PrivateKey) -> Option<OaepPrivateDecryptingKey> {
-        let der = key.to_pkcs8_der().ok()?;
-        let k = PrivateDecryptingKey::from_pkcs8(der.as_bytes()).ok()?;
+        private_der(key.to_pkcs8_der().ok()?.as_bytes())
+    }
+
+    /// From PKCS #8 DER as the key file holds it.
+    pub(super) fn private_der(der: &[u8]) -> Option<OaepPrivateDecryptingKey> {
+        let k = PrivateDecryptingKey::from_pkcs8(der).ok()?;
         OaepPrivateDecryptingKey::new(k).ok()
     }
 
