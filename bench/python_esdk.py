@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Throughput of the official AWS Encryption SDK for Python, for bench/run.sh.
 
-Does what the users' script does (/work/shared/seed/data-encryption.md,
+Does what the users' script does (the HPC center's data-encryption guide,
 "CSE with the AWS Encryption SDK"): raw RSA-4096 keyring of the Material
 Providers Library (namespace MyAppKeys, name S3RSAKey, OAEP-SHA256-MGF1),
 commitment policy REQUIRE_ENCRYPT_REQUIRE_DECRYPT, whole message in memory
