@@ -1,23 +1,23 @@
 //! The S3 commands: cp, ls, rm, mb, mpu.
 
 use std::path::{Component, Path, PathBuf};
+use std::pin::Pin;
 use std::sync::Arc;
 
 use clap::ArgMatches;
+use cse_core::{Decryptor, Encryptor};
 use cse_s3::Client;
-use futures_util::StreamExt;
+use cse_transfer::{DEFAULTS, Engine, Exec, Known, Progress, Settings, Summary};
+use futures_util::{Stream, StreamExt};
 
 use crate::cli::{Cli, Command, CpArgs, MpuCommand, TransferArgs};
-use crate::error::{Failure, Kind, shown, tell};
+use crate::error::{Failure, Kind, say, shown, tell};
 use crate::keys::{KeySpec, key_path};
 use crate::local::{decrypt_config, encrypt_config};
 use crate::output::Sink;
-use crate::progress::Progress;
 use crate::s3url::parse_s3_url;
 use crate::settings::{FileConfig, s3_config};
-use crate::transfer::{Object, Plan, download, upload};
-
-const MIB: u64 = 1 << 20;
+use crate::transfer::{Bars, FileSink, ReadSource, Threads, bars_shown};
 
 /// An `--include` or `--exclude` pattern, in command-line order (the last match decides).
 #[derive(Debug)]
@@ -68,24 +68,47 @@ fn client(cli: &Cli, file: &FileConfig, t: &TransferArgs) -> Result<Client, Fail
     Ok(Client::new(s3_config(&t.s3.or(&cli.s3), file)?)?)
 }
 
+/// How a command's transfers run: the engine (client, settings, budget, cancel flag) and
+/// what only the tool knows.
+#[derive(Debug)]
+pub(crate) struct Plan {
+    pub(crate) engine: Engine<Threads>,
+    expected_size: Option<u64>,
+    bars: bool,
+}
+
 pub(crate) fn plan(cli: &Cli, file: &FileConfig, t: &TransferArgs) -> Result<Plan, Failure> {
     let part_size = match (&t.part_size, &file.part_size) {
         (Some(p), _) => *p,
         (None, Some(s)) => crate::cli::parse_size(s).map_err(Failure::config)?,
-        (None, None) => 8 * MIB,
+        (None, None) => DEFAULTS.part_size,
     };
-    if part_size < cse_s3::MIN_PART_SIZE {
+    if part_size < cse_transfer::plan::MIN_PART_SIZE {
         return Err(Failure::config(
             "the part size must be at least 5MiB (an S3 limit)",
         ));
     }
+    let settings = Settings {
+        multipart_threshold: t
+            .multipart_threshold
+            .unwrap_or(DEFAULTS.multipart_threshold),
+        concurrency: t
+            .concurrency
+            .or(file.concurrency)
+            .unwrap_or(DEFAULTS.concurrency)
+            .max(1),
+        ..Settings::default()
+    }
+    .with_part_size(part_size);
     Ok(Plan {
-        client: client(cli, file, t)?,
-        part_size,
-        threshold: t.multipart_threshold.unwrap_or(8 * MIB),
-        concurrency: t.concurrency.or(file.concurrency).unwrap_or(10).max(1),
+        engine: Engine::new(
+            client(cli, file, t)?,
+            settings,
+            crate::signal::cancel(),
+            Threads,
+        ),
         expected_size: t.expected_size,
-        progress: Progress::new(cli.global.quiet, cli.global.no_progress),
+        bars: bars_shown(cli.global.quiet, cli.global.no_progress),
     })
 }
 
@@ -121,7 +144,8 @@ pub async fn run(cli: &Cli, file: &FileConfig, filters: Vec<Filter>) -> Result<(
                 }
                 return Ok(());
             }
-            rm_recursive(&c, bucket, key, &filters, quiet, args.transfer.concurrency).await
+            let concurrency = args.transfer.concurrency.unwrap_or(DEFAULTS.concurrency);
+            rm_recursive(&c, bucket, key, &filters, quiet, concurrency).await
         }
         Command::Mb(args) => {
             let (bucket, _) = s3_target(&args.target)?;
@@ -219,65 +243,154 @@ async fn ls(c: &Client, bucket: &str, prefix: &str, recursive: bool) -> Result<(
     }
 }
 
+/// Deletes one listed page of keys: a batch request, or one by one (`concurrency` at once)
+/// where the store lacks it. Gives the keys that failed with their error codes.
+async fn delete_page(
+    c: &Client,
+    bucket: &str,
+    keys: &[String],
+    concurrency: usize,
+) -> Result<Vec<(String, String)>, Failure> {
+    if keys.is_empty() {
+        return Ok(Vec::new());
+    }
+    match c.delete_objects(bucket, keys).await {
+        Ok(errors) => Ok(errors),
+        // Some S3-compatible stores lack the batch call: delete one by one.
+        Err(e) if e.status() == Some(501) => {
+            let results: Vec<_> = futures_util::stream::iter(keys)
+                .map(|k| async move { (k, c.delete_object(bucket, k).await) })
+                .buffer_unordered(concurrency.max(1))
+                .collect()
+                .await;
+            Ok(results
+                .into_iter()
+                .filter_map(|(k, r)| {
+                    r.err()
+                        .map(|e| (k.clone(), e.code().unwrap_or("error").to_string()))
+                })
+                .collect())
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// `cse rm -r`: the listing is read page by page (never collected), each page deleted while
+/// the next one is listed.
 async fn rm_recursive(
     c: &Client,
     bucket: &str,
     prefix: &str,
     filters: &[Filter],
     quiet: bool,
-    concurrency: Option<usize>,
+    concurrency: usize,
 ) -> Result<(), Failure> {
-    let mut keys: Vec<String> = Vec::new();
-    for o in c.list_all(bucket, prefix).await? {
-        let rel = relative_key(&o.key, prefix, bucket)?;
-        if selected(filters, rel) {
-            keys.push(o.key);
+    let mut token: Option<String> = None;
+    let mut page = Some(c.list_objects(bucket, prefix, None, None).await?);
+    let (mut failed_count, mut first_failed) = (0u64, None);
+    while let Some(p) = page.take() {
+        let mut keys = Vec::with_capacity(p.objects.len());
+        for o in p.objects {
+            let rel = relative_key(&o.key, prefix, bucket)?;
+            if selected(filters, rel) {
+                keys.push(o.key);
+            }
         }
-    }
-    let mut failed = Vec::new();
-    for batch in keys.chunks(1000) {
-        match c.delete_objects(bucket, batch).await {
-            Ok(errors) => failed.extend(errors),
-            // Some S3-compatible stores lack the batch call: delete one by one.
-            Err(e) if e.status() == Some(501) => {
-                let results: Vec<_> = futures_util::stream::iter(batch)
-                    .map(|k| async move { (k, c.delete_object(bucket, k).await) })
-                    .buffer_unordered(concurrency.unwrap_or(10).max(1))
-                    .collect()
-                    .await;
-                for (k, r) in results {
-                    if let Err(e) = r {
-                        failed.push((k.clone(), e.code().unwrap_or("error").to_string()));
-                    }
+        let next = async {
+            match &p.next_token {
+                Some(t) if token.as_ref() == Some(t) => Err(Failure::new(
+                    Kind::S3,
+                    "the listing gave the same continuation token twice",
+                )),
+                Some(t) => Ok(Some(c.list_objects(bucket, prefix, None, Some(t)).await?)),
+                None => Ok(None),
+            }
+        };
+        let (deleted, next) =
+            futures_util::future::join(delete_page(c, bucket, &keys, concurrency), next).await;
+        let failed = deleted?;
+        if !quiet {
+            let failed: std::collections::HashSet<&str> =
+                failed.iter().map(|(k, _)| k.as_str()).collect();
+            for k in &keys {
+                if !failed.contains(k.as_str()) {
+                    tell(&format!("delete: {}", shown(&format!("s3://{bucket}/{k}"))))?;
                 }
             }
-            Err(e) => return Err(e.into()),
         }
-    }
-    if !quiet {
-        let failed: std::collections::HashSet<&str> =
-            failed.iter().map(|(k, _)| k.as_str()).collect();
-        for k in &keys {
-            if !failed.contains(k.as_str()) {
-                tell(&format!("delete: {}", shown(&format!("s3://{bucket}/{k}"))))?;
-            }
+        failed_count += failed.len() as u64;
+        if first_failed.is_none() {
+            first_failed = failed.into_iter().next();
         }
+        page = next?;
+        token = p.next_token;
     }
-    if let Some((k, code)) = failed.first() {
+    if let Some((k, code)) = first_failed {
         return Err(Failure::new(
             Kind::S3,
             format!(
-                "{} deletions failed, e.g. {}: {}",
-                failed.len(),
+                "{failed_count} deletions failed, e.g. {}: {}",
                 shown(&format!("s3://{bucket}/{k}")),
-                shown(code)
+                shown(&code)
             ),
         ));
     }
     Ok(())
 }
 
-/// `cse cp`.
+/// An object to download: its key, its path below the prefix, and its size and ETag when
+/// listed (no HEAD then).
+#[derive(Debug)]
+struct Remote {
+    key: String,
+    rel: String,
+    known: Option<Known>,
+}
+
+type Jobs<'a, J> = Pin<Box<dyn Stream<Item = Result<J, Failure>> + 'a>>;
+
+/// Ends a command of many objects: success, or one line of what was and was not copied
+/// (when recursive) and the first failure (which gives the exit status).
+fn finish(summary: Summary<Failure>, many: bool) -> Result<(), Failure> {
+    if summary.is_complete() {
+        return Ok(());
+    }
+    if many {
+        let mut line = format!(
+            "cse: {} copied, {} failed",
+            summary.copied, summary.failed_count
+        );
+        if summary.not_started > 0 {
+            let names: Vec<String> = summary.not_started_names.iter().map(shown).collect();
+            let more = summary.not_started - names.len() as u64;
+            line.push_str(&format!(
+                ", {} not copied: {}{}",
+                summary.not_started,
+                names.join(", "),
+                if more > 0 {
+                    format!(" and {more} more")
+                } else {
+                    String::new()
+                }
+            ));
+        }
+        if summary.rest_unknown {
+            line.push_str(", the rest not looked at");
+        }
+        say(&line);
+    }
+    let Summary {
+        mut failed,
+        listing,
+        ..
+    } = summary;
+    Err(listing
+        .or_else(|| (!failed.is_empty()).then(|| failed.swap_remove(0).1))
+        .unwrap_or_else(|| Failure::interrupted(crate::signal::stop_name())))
+}
+
+/// `cse cp`: one object or many (`-r`), up to `--concurrency` requests in flight for all of
+/// them together; the first failure stops new work.
 async fn cp(
     cli: &Cli,
     file: &FileConfig,
@@ -286,56 +399,76 @@ async fn cp(
 ) -> Result<(), Failure> {
     check_patterns(&args.include.iter().chain(&args.exclude).collect::<Vec<_>>())?;
     let plan = plan(cli, file, &args.transfer)?;
+    let eng = &plan.engine;
     let spec = KeySpec::resolve(&args.keyring, file)?;
     let quiet = cli.global.quiet;
-    match (parse_s3_url(&args.src), parse_s3_url(&args.dst)) {
+    let many = args.recursive;
+    let bars = Bars::new(plan.bars, many);
+    let print = |_: &str, r: &Result<Option<String>, Failure>| {
+        if let Ok(Some(line)) = r
+            && !quiet
+        {
+            let _ = bars.tell(line);
+        }
+    };
+    let concurrency = eng.settings.concurrency;
+    let summary = match (parse_s3_url(&args.src), parse_s3_url(&args.dst)) {
         (None, Some((bucket, key))) => {
-            let keyring = spec.encrypting(&args.public_key, file)?;
+            let keyring = Arc::new(spec.encrypting(&args.public_key, file)?);
             let config = encrypt_config(
                 args.suite.as_deref(),
                 args.frame_length,
                 &args.context,
                 &args.commitment,
             )?;
+            let stdin = args.src == "-";
             let sources = local_sources(&args.src, args.recursive, filters)?;
-            for (path, rel) in sources {
-                let key = object_key(key, &rel, args.recursive, &args.src);
-                let (input, len): (Box<dyn std::io::Read + Send>, _) = if args.src == "-" {
-                    (Box::new(std::io::stdin()), None)
-                } else {
-                    let f = std::fs::File::open(&path)
-                        .map_err(|e| Failure::other(format!("{}: {e}", path.display())))?;
-                    let len = f.metadata().ok().map(|m| m.len());
-                    (Box::new(f), len)
-                };
-                let shown = if args.src == "-" {
+            let name = move |path: &Path| {
+                if stdin {
                     "-".to_string()
                 } else {
                     path.display().to_string()
-                };
-                let up = upload(
-                    &plan,
-                    input,
-                    len,
-                    &keyring,
-                    &config,
-                    Object {
+                }
+            };
+            let work = |(path, rel): (PathBuf, String)| {
+                let key = object_key(key, &rel, args.recursive, &args.src);
+                let shown_src = name(&path);
+                let (keyring, config, bars) = (keyring.clone(), config.clone(), &bars);
+                async move {
+                    let (input, len): (Box<dyn std::io::Read + Send>, _) = if stdin {
+                        (Box::new(std::io::stdin()), None)
+                    } else {
+                        let f = std::fs::File::open(&path).map_err(|e| {
+                            Failure::other(format!("{}: {e}", shown(&path.display())))
+                        })?;
+                        let len = f.metadata().ok().map(|m| m.len());
+                        (Box::new(f), len)
+                    };
+                    let enc = eng
+                        .exec
+                        .run(move || Encryptor::new(&*keyring, &config))
+                        .await
+                        .map_err(|e| Failure::message(e, None))?;
+                    bars.started(&shown_src, len.map(|n| enc.message_len(n)));
+                    let up = cse_transfer::upload(
+                        eng,
                         bucket,
-                        key: &key,
-                        label: &shown,
-                    },
-                )
-                .await
-                .map_err(|f| {
-                    f.context(crate::error::shown(&format!(
-                        "{shown} to s3://{bucket}/{key}"
-                    )))
-                })?;
-                if !quiet {
-                    tell(&format!(
+                        &key,
+                        enc,
+                        ReadSource::new(input, len),
+                        len.or(plan.expected_size),
+                        bars,
+                    )
+                    .await;
+                    bars.finished(&shown_src, up.is_ok());
+                    let up = up.map_err(|e| {
+                        Failure::transfer(e, None)
+                            .context(shown(&format!("{shown_src} to s3://{bucket}/{key}")))
+                    })?;
+                    Ok(Some(format!(
                         "upload: {} to {} ({} bytes encrypted into {}, suite {}{})",
-                        crate::error::shown(&shown),
-                        crate::error::shown(&format!("s3://{bucket}/{key}")),
+                        shown(&shown_src),
+                        shown(&format!("s3://{bucket}/{key}")),
                         up.plaintext,
                         up.message,
                         up.header.suite,
@@ -344,10 +477,12 @@ async fn cp(
                         } else {
                             String::new()
                         }
-                    ))?;
+                    )))
                 }
-            }
-            Ok(())
+            };
+            let jobs = futures_util::stream::iter(sources.into_iter().map(Ok::<_, Failure>));
+            let label = |(path, _): &(PathBuf, String)| name(path);
+            cse_transfer::run_all(jobs, concurrency, &eng.cancel, label, work, print).await
         }
         (Some((bucket, key)), None) => {
             let pem = key_path(
@@ -361,69 +496,115 @@ async fn cp(
                 args.refuse_signed,
                 &args.commitment,
             );
-            let objects: Vec<(String, String)> = if args.recursive {
+            let jobs: Jobs<'_, Remote> = if args.recursive {
                 let prefix = key;
-                let mut found = Vec::new();
-                for o in plan.client.list_all(bucket, prefix).await? {
-                    let rel = relative_key(&o.key, prefix, bucket)?
-                        .trim_start_matches('/')
-                        .to_string();
-                    if rel.is_empty() || o.key.ends_with('/') || !selected(filters, &rel) {
-                        continue;
-                    }
-                    found.push((o.key, rel));
-                }
-                found
+                let listed = cse_transfer::list(&eng.client, bucket, prefix);
+                Box::pin(listed.filter_map(move |o| {
+                    std::future::ready(listed_job(o, bucket, prefix, filters))
+                }))
             } else {
                 if key.is_empty() {
                     return Err(Failure::config(
                         "give an object key, or --recursive for a prefix",
                     ));
                 }
-                vec![(key.to_string(), String::new())]
+                Box::pin(futures_util::stream::iter([Ok(Remote {
+                    key: key.to_string(),
+                    rel: String::new(),
+                    known: None,
+                })]))
             };
             // Read and parse the private key once for every object.
             let keyring = Arc::new(spec.decrypting(&pem)?);
-            for (object, rel) in objects {
-                let dest = local_destination(&args.dst, &object, &rel, args.recursive)?;
-                let dest_text = dest.display().to_string();
-                let sink = Sink::open(&dest_text)?;
-                let label = format!("s3://{bucket}/{object}");
-                let from = Object {
-                    bucket,
-                    key: &object,
-                    label: &label,
-                };
-                let got = download(
-                    &plan,
-                    from,
-                    keyring.clone(),
-                    config.clone(),
-                    sink,
-                    &spec.label(),
-                )
-                .await
-                .map_err(|f| f.context(shown(&label)))?;
-                if !quiet && dest_text != "-" {
-                    tell(&format!(
-                        "download: {} to {} ({} bytes decrypted from {}, suite {})",
-                        shown(&label),
-                        shown(&dest_text),
-                        got.plaintext,
-                        got.message,
-                        got.header.suite
-                    ))?;
+            let key_label = spec.label();
+            let work = |r: Remote| {
+                let (keyring, config, bars, key_label) =
+                    (keyring.clone(), config.clone(), &bars, &key_label);
+                async move {
+                    let dest = local_destination(&args.dst, &r.key, &r.rel, args.recursive)?;
+                    let dest_text = dest.display().to_string();
+                    let label = format!("s3://{bucket}/{}", r.key);
+                    let known = match r.known {
+                        Some(k) => k,
+                        None => {
+                            let info = eng
+                                .client
+                                .head_object(bucket, &r.key)
+                                .await
+                                .map_err(|e| Failure::from(e).context(shown(&label)))?;
+                            Known {
+                                size: info.size,
+                                etag: info.etag,
+                            }
+                        }
+                    };
+                    let sink = FileSink(Sink::open(&dest_text)?);
+                    bars.started(&label, Some(known.size));
+                    let dec = Decryptor::new(keyring, config);
+                    let got =
+                        cse_transfer::download(eng, bucket, &r.key, Some(known), dec, sink, bars)
+                            .await;
+                    bars.finished(&label, got.is_ok());
+                    let got = got.map_err(|e| {
+                        Failure::transfer(e, Some(key_label)).context(shown(&label))
+                    })?;
+                    Ok((dest_text != "-").then(|| {
+                        format!(
+                            "download: {} to {} ({} bytes decrypted from {}, suite {})",
+                            shown(&label),
+                            shown(&dest_text),
+                            got.plaintext,
+                            got.message,
+                            got.header.suite
+                        )
+                    }))
                 }
-            }
-            Ok(())
+            };
+            let label = |r: &Remote| format!("s3://{bucket}/{}", r.key);
+            cse_transfer::run_all(jobs, concurrency, &eng.cancel, label, work, print).await
         }
-        (Some(_), Some(_)) => Err(Failure::config(
-            "both ends are s3:// URLs; copy through a local file (cse never decrypts on the server)",
-        )),
-        (None, None) => Err(Failure::config(
-            "neither end is an s3:// URL; use `cse encrypt` or `cse decrypt` for local files",
-        )),
+        (Some(_), Some(_)) => {
+            return Err(Failure::config(
+                "both ends are s3:// URLs; copy through a local file (cse never decrypts on the server)",
+            ));
+        }
+        (None, None) => {
+            return Err(Failure::config(
+                "neither end is an s3:// URL; use `cse encrypt` or `cse decrypt` for local files",
+            ));
+        }
+    };
+    bars.bar.finish_and_clear();
+    finish(summary, many)
+}
+
+/// A listed object as a download job: `None` for what is skipped (the prefix itself,
+/// "folders", filtered out); an error for a key outside the prefix.
+fn listed_job(
+    listed: Result<cse_s3::ObjectInfo, cse_transfer::Error>,
+    bucket: &str,
+    prefix: &str,
+    filters: &[Filter],
+) -> Option<Result<Remote, Failure>> {
+    let o = match listed {
+        Ok(o) => o,
+        Err(e) => return Some(Err(Failure::transfer(e, None))),
+    };
+    let rel = match relative_key(&o.key, prefix, bucket) {
+        Ok(rel) => rel.trim_start_matches('/').to_string(),
+        Err(f) => return Some(Err(f)),
+    };
+    if rel.is_empty() || o.key.ends_with('/') || !selected(filters, &rel) {
+        return None;
     }
+    Some(Ok(Remote {
+        known: Some(Known {
+            size: o.size,
+            etag: o.etag,
+        }),
+        key: o.key,
+        rel,
+    }))
 }
 
 /// A listed key relative to the prefix asked for. A server (or something in between) that

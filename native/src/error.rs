@@ -12,6 +12,7 @@ use std::process::ExitCode;
 use cse_core::Limit;
 use cse_core::error::printable;
 use cse_s3::{ErrorKind as S3ErrorKind, S3Error};
+use cse_transfer::ErrorClass;
 
 /// Characters of one untrusted field shown in a message (an S3 key is at most 1 024 bytes).
 pub const FIELD_CHARS: usize = 1024;
@@ -130,6 +131,49 @@ impl Failure {
         self
     }
 
+    /// The exit status's kind for what the user should do (one classification, in
+    /// `cse-transfer`, shared with the page).
+    pub fn kind_of(class: ErrorClass) -> Kind {
+        match class {
+            ErrorClass::Settings | ErrorClass::Key => Kind::Config,
+            ErrorClass::WrongKey
+            | ErrorClass::Refused
+            | ErrorClass::Policy
+            | ErrorClass::Rejected => Kind::Message,
+            ErrorClass::Storage | ErrorClass::Network => Kind::S3,
+            ErrorClass::Local | ErrorClass::Internal => Kind::Other,
+            ErrorClass::Cancelled => Kind::Interrupted,
+        }
+    }
+
+    /// Maps a failed transfer, naming the key we tried when no data key matched.
+    pub fn transfer(e: cse_transfer::Error, keyring: Option<&str>) -> Self {
+        use cse_transfer::Error as T;
+        match e {
+            T::Message(m) => Self::message(m, keyring),
+            T::S3(s) => s.into(),
+            T::Cancelled => Self::interrupted(crate::signal::stop_name()),
+            T::Unaborted {
+                error,
+                upload_id,
+                abort,
+            } => {
+                let mut f = Self::transfer(*error, keyring);
+                let id = shown(&upload_id);
+                f.message = format!(
+                    "{}; the multipart upload {id} could not be aborted: {}",
+                    f.message,
+                    shown(&abort)
+                );
+                f.hint = Some(format!(
+                    "remove it later with `cse mpu abort s3://BUCKET/KEY --upload-id {id}`"
+                ));
+                f
+            }
+            other => Self::new(Self::kind_of(other.class()), other.to_string()),
+        }
+    }
+
     pub fn exit_code(&self) -> ExitCode {
         ExitCode::from(match self.kind {
             Kind::Other => 1,
@@ -144,7 +188,6 @@ impl Failure {
     pub fn message(e: cse_core::Error, keyring: Option<&str>) -> Self {
         use cse_core::Error as E;
         match &e {
-            E::Key(_) => Self::config(e.to_string()),
             E::LimitExceeded { limit, found, max } => Self::new(
                 Kind::Message,
                 format!(
@@ -205,8 +248,7 @@ impl Failure {
                  the message was altered",
                 )
             }
-            E::Config(_) | E::Misuse(_) => Self::other(e.to_string()),
-            _ => Self::new(Kind::Message, e.to_string()),
+            _ => Self::new(Self::kind_of(ErrorClass::of_message(&e)), e.to_string()),
         }
     }
 
@@ -229,10 +271,7 @@ impl Failure {
 
 impl From<S3Error> for Failure {
     fn from(e: S3Error) -> Self {
-        let kind = match e.kind() {
-            S3ErrorKind::Config => Kind::Config,
-            _ => Kind::S3,
-        };
+        let kind = Self::kind_of(ErrorClass::of_s3(&e));
         Self {
             kind,
             hint: s3_hint(&e).map(str::to_string),
@@ -287,6 +326,12 @@ fn limit_what(limit: Limit) -> &'static str {
         Limit::FrameLength => "frame length in bytes",
         Limit::NonFramedSize => "non-framed body bytes",
         _ => "a limit",
+    }
+}
+
+impl cse_transfer::ObjectError for Failure {
+    fn is_cancelled(&self) -> bool {
+        matches!(self.kind, Kind::Interrupted)
     }
 }
 

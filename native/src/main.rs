@@ -9,7 +9,6 @@ mod inspect;
 mod keys;
 mod local;
 mod output;
-mod progress;
 mod s3url;
 mod settings;
 mod signal;

@@ -15,6 +15,23 @@ use crate::output;
 
 static FLAG: OnceLock<watch::Sender<bool>> = OnceLock::new();
 
+/// The transfers' cancel flag, set by the first stop signal.
+static CANCEL: OnceLock<cse_transfer::Cancel> = OnceLock::new();
+
+/// The cancel flag transfers watch (set by the first Ctrl-C, SIGTERM or SIGHUP).
+pub fn cancel() -> cse_transfer::Cancel {
+    CANCEL.get_or_init(cse_transfer::Cancel::new).clone()
+}
+
+/// How a stopped transfer is described: after the first signal's name.
+pub fn stop_name() -> &'static str {
+    match RECEIVED.load(Ordering::SeqCst) {
+        143 => "terminated (SIGTERM)",
+        129 => "hangup (SIGHUP)",
+        _ => "interrupted",
+    }
+}
+
 /// The exit status of the first signal received (0: none yet).
 static RECEIVED: AtomicU8 = AtomicU8::new(0);
 
@@ -72,6 +89,7 @@ pub fn install() -> Result<(), Failure> {
     tokio::spawn(async move {
         let name = stops.next().await;
         let _ = tx.send(true);
+        cancel().cancel();
         say(&format!(
             "cse: {name}; cleaning up (a second signal or Ctrl-C quits at once)"
         ));

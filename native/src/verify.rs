@@ -4,8 +4,8 @@
 use std::path::Path;
 use std::sync::Arc;
 
-use cse_core::RawRsaKeyring;
 use cse_core::stream::decrypt_stream;
+use cse_core::{Decryptor, RawRsaKeyring};
 use futures_util::StreamExt;
 
 use crate::cli::{Cli, VerifyArgs};
@@ -16,7 +16,7 @@ use crate::local::decrypt_config;
 use crate::output::Sink;
 use crate::s3url::parse_s3_url;
 use crate::settings::FileConfig;
-use crate::transfer::{self, Object};
+use crate::transfer::FileSink;
 
 /// One message to check: a local file or an object.
 enum Target {
@@ -58,7 +58,7 @@ pub async fn run(cli: &Cli, file: &FileConfig, args: &VerifyArgs) -> Result<(), 
                     None => client.insert(plan(cli, file, &args.transfer)?),
                 };
                 if args.recursive {
-                    for o in p.client.list_all(bucket, prefix).await? {
+                    for o in p.engine.client.list_all(bucket, prefix).await? {
                         targets.push(Target::Object {
                             bucket: bucket.into(),
                             key: o.key,
@@ -81,7 +81,10 @@ pub async fn run(cli: &Cli, file: &FileConfig, args: &VerifyArgs) -> Result<(), 
     }
 
     // Objects are checked several at a time, each with a share of the requests in flight.
-    let concurrency = client.as_ref().map_or(1, |p| p.concurrency).max(1);
+    let concurrency = client
+        .as_ref()
+        .map_or(1, |p| p.engine.settings.concurrency)
+        .max(1);
     let at_once = concurrency.clamp(1, 4);
     let results: Vec<(String, Result<u64, Failure>)> = futures_util::stream::iter(targets)
         .map(|t| {
@@ -94,14 +97,20 @@ pub async fn run(cli: &Cli, file: &FileConfig, args: &VerifyArgs) -> Result<(), 
                     Target::File(path) => verify_file(&path, keyring, config, &label),
                     Target::Object { bucket, key } => match client {
                         Some(plan) => {
-                            let from = Object {
-                                bucket: &bucket,
-                                key: &key,
-                                label: &name,
-                            };
-                            transfer::download(plan, from, keyring, config, Sink::Discard, &label)
-                                .await
-                                .map(|d| d.plaintext)
+                            let dec = Decryptor::new(keyring, config);
+                            let sink = FileSink(Sink::Discard);
+                            cse_transfer::download(
+                                &plan.engine,
+                                &bucket,
+                                &key,
+                                None,
+                                dec,
+                                sink,
+                                &(),
+                            )
+                            .await
+                            .map(|d| d.plaintext)
+                            .map_err(|e| Failure::transfer(e, Some(&label)))
                         }
                         None => Err(Failure::other("internal: no S3 client")),
                     },

@@ -3,28 +3,26 @@
 //! uploaded as multipart uploads with several parts in flight; downloads are ranged GETs fed
 //! to the streaming decryptor. Keys stay in the page.
 #![forbid(unsafe_code)]
+//!
+//! The pipelines are `cse-transfer`'s, as in the tool: this crate only binds them to
+//! JavaScript (a `Blob` source, a JS sink, a progress callback, an `AbortSignal`) and shares
+//! one budget of requests in flight between every upload and download of the page.
 
-use std::collections::VecDeque;
+use std::cell::{Cell, RefCell};
 
-use bytes::Bytes;
 use cse_core::{
     AlgorithmSuite, DecryptConfig, Decryptor, EncryptConfig, EncryptionContext, Encryptor,
     RawRsaKeyring, RsaPadding,
 };
 use cse_s3::{
-    Addressing, Body, Client, Config, Credentials, ErrorKind as S3ErrorKind, RetryPolicy, S3Error,
+    Addressing, Client, Config, Credentials, ErrorKind as S3ErrorKind, RetryPolicy, S3Error,
 };
-use futures_util::stream::FuturesUnordered;
-use futures_util::{FutureExt, StreamExt};
+use cse_transfer::{Budget, Cancel, DEFAULTS, Engine, ErrorClass, Inline, Settings};
 use js_sys::{Array, Function, Object, Reflect, Uint8Array};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::JsFuture;
 use web_sys::{AbortSignal, Blob};
 use zeroize::Zeroizing;
-
-const MIB: u64 = 1 << 20;
-/// Bytes read from a file at a time.
-const SLICE: u64 = 4 * MIB;
 
 /// An error for JavaScript: an `Error` with `kind` and `hint` properties.
 fn js_error(kind: &str, message: &str, hint: Option<&str>) -> JsValue {
@@ -85,48 +83,45 @@ fn s3_hint(e: &S3Error) -> Option<&'static str> {
 }
 
 fn message_error(e: cse_core::Error, key_label: Option<&str>) -> JsValue {
-    use cse_core::Error as E;
-    match &e {
-        E::Key(_) => js_error("key", &e.to_string(), None),
-        E::Config(_) | E::Misuse(_) | E::EncryptionContext(_) => {
-            js_error("config", &e.to_string(), None)
+    transfer_error(cse_transfer::Error::Message(e), key_label)
+}
+
+/// A failed transfer for JavaScript: the kind from the shared classification, the hint in
+/// the page's words.
+fn transfer_error(e: cse_transfer::Error, key_label: Option<&str>) -> JsValue {
+    use cse_core::Error as C;
+    use cse_transfer::Error as T;
+    let class = e.class();
+    let hint = match (&e, class) {
+        (T::S3(s), _) => s3_hint(s).map(str::to_string),
+        (T::Unaborted { upload_id, .. }, _) => Some(format!(
+            "the multipart upload {upload_id} could not be aborted: remove it with the store's tools"
+        )),
+        (_, ErrorClass::WrongKey) => Some(format!(
+            "this object was encrypted for another key: load the private key matching {}",
+            key_label.unwrap_or("the key the message names")
+        )),
+        (T::Message(C::LimitExceeded { limit, .. }), _) => Some(format!(
+            "the object goes over a safety limit ({}) before anything was decrypted; the users' messages hold one data key and frames of 4096 bytes, so it is likely not one of them",
+            limit.setting()
+        )),
+        (_, ErrorClass::Refused) => Some(
+            "the object holds more data keys than the safety limit allows before anything was decrypted"
+                .into(),
+        ),
+        (T::Message(C::HeaderAuthentication | C::CommitmentMismatch), _) => Some(
+            "either the object was altered or the private key is not the one it was encrypted for"
+                .into(),
+        ),
+        (_, ErrorClass::Rejected) => {
+            Some("the object is damaged or was altered: nothing was saved".into())
         }
-        E::NoDecryptableKey { .. } => js_error(
-            "wrong-key",
-            &e.to_string(),
-            Some(&format!(
-                "this object was encrypted for another key: load the private key matching {}",
-                key_label.unwrap_or("the key the message names")
-            )),
-        ),
-        E::LimitExceeded { limit, .. } => js_error(
-            "refused",
-            &e.to_string(),
-            Some(&format!(
-                "the object goes over a safety limit ({}) before anything was decrypted; the users' messages hold one data key and frames of 4096 bytes, so it is likely not one of them",
-                limit.setting()
-            )),
-        ),
-        E::TooManyEncryptedDataKeys { .. } => js_error(
-            "refused",
-            &e.to_string(),
-            Some(
-                "the object holds more data keys than the safety limit allows before anything was decrypted",
-            ),
-        ),
-        E::HeaderAuthentication | E::CommitmentMismatch => js_error(
-            "tampered",
-            &e.to_string(),
-            Some(
-                "either the object was altered or the private key is not the one it was encrypted for",
-            ),
-        ),
-        _ => js_error(
-            "tampered",
-            &e.to_string(),
-            Some("the object is damaged or was altered: nothing was saved"),
-        ),
-    }
+        (_, ErrorClass::Local) => {
+            Some("check the free space and permissions where the file is saved".into())
+        }
+        _ => None,
+    };
+    js_error(class.page_kind(), &e.to_string(), hint.as_deref())
 }
 
 fn get(obj: &JsValue, name: &str) -> Option<JsValue> {
@@ -173,12 +168,13 @@ fn context_of(obj: &JsValue) -> Result<EncryptionContext, JsValue> {
 }
 
 fn keyring(options: &JsValue) -> Result<RawRsaKeyring, JsValue> {
-    let namespace = get_string(options, "keyNamespace").unwrap_or_else(|| "MyAppKeys".into());
-    let name = get_string(options, "keyName").unwrap_or_else(|| "S3RSAKey".into());
+    let namespace =
+        get_string(options, "keyNamespace").unwrap_or_else(|| DEFAULTS.key_namespace.into());
+    let name = get_string(options, "keyName").unwrap_or_else(|| DEFAULTS.key_name.into());
     let padding = match get_string(options, "padding") {
         Some(p) => RsaPadding::from_name(&p)
             .ok_or_else(|| js_error("config", &format!("unknown RSA padding {p:?}"), None))?,
-        None => RsaPadding::OaepSha256,
+        None => DEFAULTS.padding,
     };
     RawRsaKeyring::new(&namespace, &name, padding).map_err(|e| message_error(e, None))
 }
@@ -208,22 +204,144 @@ fn encrypt_config(options: &JsValue) -> Result<EncryptConfig, JsValue> {
     Ok(config)
 }
 
-fn aborted(signal: &Option<AbortSignal>) -> bool {
-    signal.as_ref().is_some_and(AbortSignal::aborted)
+/// Progress for one call: message bytes moved of those started, to `onProgress(done, total)`.
+struct JsProgress {
+    callback: Option<Function>,
+    done: Cell<u64>,
+    total: Cell<u64>,
 }
 
-fn cancelled() -> JsValue {
-    js_error("cancelled", "cancelled", None)
-}
-
-fn progress(cb: &Option<Function>, done: u64, total: u64) {
-    if let Some(f) = cb {
-        let _ = f.call2(
-            &JsValue::NULL,
-            &(done as f64).into(),
-            &(total as f64).into(),
-        );
+impl JsProgress {
+    fn new(callback: Option<Function>) -> Self {
+        Self {
+            callback,
+            done: Cell::new(0),
+            total: Cell::new(0),
+        }
     }
+    fn report(&self) {
+        if let Some(f) = &self.callback {
+            let _ = f.call2(
+                &JsValue::NULL,
+                &(self.done.get() as f64).into(),
+                &(self.total.get() as f64).into(),
+            );
+        }
+    }
+}
+
+impl cse_transfer::Progress for JsProgress {
+    fn bytes(&self, n: u64) {
+        self.done.set(self.done.get() + n);
+        self.report();
+    }
+    fn started(&self, _label: &str, size: Option<u64>) {
+        self.total.set(self.total.get() + size.unwrap_or(0));
+    }
+}
+
+/// A browser file read in slices.
+struct BlobSource {
+    blob: Blob,
+    offset: u64,
+    size: u64,
+}
+
+impl cse_transfer::Source for BlobSource {
+    async fn read(&mut self, max: usize) -> Result<Vec<u8>, cse_transfer::Error> {
+        let end = self.size.min(self.offset + max as u64);
+        if end <= self.offset {
+            return Ok(Vec::new());
+        }
+        let data = read_slice(&self.blob, self.offset, end)
+            .await
+            .map_err(|e| cse_transfer::Error::Local(format!("reading the file: {}", js_text(e))))?;
+        self.offset = end;
+        Ok(data)
+    }
+}
+
+/// The page's sink: `sink.write(Uint8Array)` (awaited when it returns a promise). Nothing
+/// to commit: the page offers the file once the call resolved, and discards it otherwise.
+struct JsSink {
+    sink: JsValue,
+    write: Function,
+}
+
+impl cse_transfer::Sink for JsSink {
+    async fn write(&mut self, data: &[u8]) -> Result<(), cse_transfer::Error> {
+        let failed = |e: JsValue| {
+            cse_transfer::Error::Local(format!("writing the decrypted file failed: {}", js_text(e)))
+        };
+        let ret = self
+            .write
+            .call1(&self.sink, &Uint8Array::from(data))
+            .map_err(failed)?;
+        if ret.is_instance_of::<js_sys::Promise>() {
+            JsFuture::from(js_sys::Promise::from(ret))
+                .await
+                .map_err(failed)?;
+        }
+        Ok(())
+    }
+    async fn commit(self) -> Result<(), cse_transfer::Error> {
+        Ok(())
+    }
+}
+
+fn js_text(e: JsValue) -> String {
+    js_sys::Error::from(e)
+        .message()
+        .as_string()
+        .unwrap_or_default()
+}
+
+/// The cancel flag of a call, set when its `AbortSignal` fires.
+fn cancel_of(signal: &Option<AbortSignal>) -> Cancel {
+    let cancel = Cancel::new();
+    if let Some(s) = signal {
+        if s.aborted() {
+            cancel.cancel();
+        } else {
+            let c = cancel.clone();
+            let on_abort = Closure::once_into_js(move || c.cancel());
+            let _ = s.add_event_listener_with_callback("abort", on_abort.unchecked_ref());
+        }
+    }
+    cancel
+}
+
+thread_local! {
+    /// The budget every transfer of the page shares, by its size.
+    static BUDGET: RefCell<Option<(usize, Budget)>> = const { RefCell::new(None) };
+}
+
+/// The page's budget of `n` requests in flight (a new one when `n` changed).
+fn budget(n: usize) -> Budget {
+    BUDGET.with(|b| {
+        let mut b = b.borrow_mut();
+        match &*b {
+            Some((size, budget)) if *size == n => budget.clone(),
+            _ => {
+                let budget = Budget::new(n);
+                *b = Some((n, budget.clone()));
+                budget
+            }
+        }
+    })
+}
+
+/// The settings of a call from its options (`partSize`, `multipartThreshold`, `concurrency`).
+fn settings(options: &JsValue) -> Settings {
+    let part = get_u64(options, "partSize").unwrap_or(DEFAULTS.part_size);
+    Settings {
+        multipart_threshold: get_u64(options, "multipartThreshold")
+            .unwrap_or(DEFAULTS.multipart_threshold),
+        concurrency: get_u64(options, "concurrency")
+            .map_or(DEFAULTS.concurrency, |n| n.max(1) as usize),
+        ..Settings::default()
+    }
+    .with_part_size(part)
 }
 
 async fn read_slice(blob: &Blob, start: u64, end: u64) -> Result<Vec<u8>, JsValue> {
@@ -306,7 +424,8 @@ impl S3Client {
     }
 
     /// Encrypts `file` with the public key and uploads it to `key`. Resolves to
-    /// `{key, plaintextBytes, messageBytes, parts, suite}`.
+    /// `{key, plaintextBytes, messageBytes, parts, suite}`. Uploads and downloads of the page
+    /// share one budget of `concurrency` requests in flight, so several files go at once.
     pub async fn upload(
         &self,
         key: String,
@@ -318,67 +437,26 @@ impl S3Client {
     ) -> Result<JsValue, JsValue> {
         let keyring = recipients(&options, &public_key_pem)?;
         let config = encrypt_config(&options)?;
-        let part_wanted = get_u64(&options, "partSize").unwrap_or(8 * MIB);
-        let concurrency = get_u64(&options, "concurrency").unwrap_or(4).max(1) as usize;
-        let threshold = get_u64(&options, "multipartThreshold").unwrap_or(8 * MIB);
+        let enc = Encryptor::new(&keyring, &config).map_err(|e| message_error(e, None))?;
         let size = file.size() as u64;
-        let mut enc = Encryptor::new(&keyring, &config).map_err(|e| message_error(e, None))?;
-        let suite = enc.header().suite.to_string();
-        let total = enc.message_len(size);
-        let c = &self.client;
-        let bucket = self.bucket.as_str();
-
-        if total <= threshold {
-            let plain = read_slice(&file, 0, size).await?;
-            let mut message = Vec::with_capacity(total as usize);
-            enc.update(&plain, &mut message)
-                .and_then(|()| enc.finish(&mut message))
-                .map_err(|e| message_error(e, None))?;
-            if aborted(&signal) {
-                return Err(cancelled());
-            }
-            c.put_object(bucket, &key, Body::from(message), None)
-                .await
-                .map_err(s3_error)?;
-            progress(&on_progress, total, total);
-            return Ok(result(&key, size, total, 0, &suite));
-        }
-
-        let part_size = cse_s3::plan_part_size(total, part_wanted) as usize;
-        let upload_id = c
-            .create_multipart_upload(bucket, &key, None)
-            .await
-            .map_err(s3_error)?;
-        let parts = upload_parts(
-            c,
-            bucket,
-            &key,
-            &upload_id,
-            &file,
-            enc,
-            part_size,
-            concurrency,
-            total,
-            &on_progress,
-            &signal,
-        )
-        .await;
-        let outcome = match parts {
-            Ok(parts) => c
-                .complete_multipart_upload(bucket, &key, &upload_id, &parts)
-                .await
-                .map(|_| parts.len())
-                .map_err(s3_error),
-            Err(e) => Err(e),
+        let progress = JsProgress::new(on_progress);
+        cse_transfer::Progress::started(&progress, &key, Some(enc.message_len(size)));
+        let eng = self.engine(&options, &signal);
+        let source = BlobSource {
+            blob: file,
+            offset: 0,
+            size,
         };
-        match outcome {
-            Ok(n) => Ok(result(&key, size, total, n as u32, &suite)),
-            Err(e) => {
-                // Leave no parts behind: abort, and report the original error.
-                let _ = c.abort_multipart_upload(bucket, &key, &upload_id).await;
-                Err(e)
-            }
-        }
+        let up = cse_transfer::upload(&eng, &self.bucket, &key, enc, source, Some(size), &progress)
+            .await
+            .map_err(|e| transfer_error(e, None))?;
+        Ok(result(
+            &key,
+            up.plaintext,
+            up.message,
+            up.parts,
+            &up.header.suite.to_string(),
+        ))
     }
 
     /// Downloads `key` and decrypts it with the private key, handing verified plaintext to
@@ -406,81 +484,51 @@ impl S3Client {
         let write: Function = get(&sink, "write")
             .and_then(|w| w.dyn_into().ok())
             .ok_or_else(|| js_error("config", "the sink needs a write(chunk) method", None))?;
-        let part = get_u64(&options, "partSize").unwrap_or(8 * MIB).max(MIB);
-        let concurrency = get_u64(&options, "concurrency").unwrap_or(4).max(1) as usize;
-        let c = &self.client;
-        let bucket = self.bucket.as_str();
-        let info = c.head_object(bucket, &key).await.map_err(s3_error)?;
-        if info.size == 0 {
-            return Err(js_error(
-                "tampered",
-                "the object is empty: not an encrypted message",
-                None,
-            ));
-        }
-        let ranges: Vec<(u64, u64)> = (0..info.size.div_ceil(part))
-            .map(|i| (i * part, ((i + 1) * part).min(info.size)))
-            .collect();
-        let etag = info.etag.clone();
-        let mut chunks = futures_util::stream::iter(ranges)
-            .map(|(start, end)| {
-                let (key, etag) = (key.as_str(), etag.as_str());
-                async move { c.get_range(bucket, key, start, end, Some(etag)).await }
-            })
-            .buffered(concurrency);
-        let mut dec = Decryptor::new(kr, config);
-        let mut out = Vec::new();
-        let mut done = 0u64;
-        while let Some(chunk) = chunks.next().await {
-            if aborted(&signal) {
-                return Err(cancelled());
-            }
-            let chunk = chunk.map_err(s3_error)?;
-            done += chunk.len() as u64;
-            for piece in chunk.chunks(MIB as usize) {
-                dec.update(piece, &mut out)
-                    .map_err(|e| message_error(e, Some(&key_label)))?;
-                if !out.is_empty() {
-                    emit(&write, &sink, &out).await?;
-                    out.clear();
-                }
-            }
-            progress(&on_progress, done, info.size);
-        }
-        dec.finish()
-            .map_err(|e| message_error(e, Some(&key_label)))?;
-        let header = dec
-            .header()
-            .ok_or_else(|| js_error("tampered", "no header", None))?;
+        let eng = self.engine(&options, &signal);
+        let info = eng
+            .client
+            .head_object(&self.bucket, &key)
+            .await
+            .map_err(s3_error)?;
+        let progress = JsProgress::new(on_progress);
+        cse_transfer::Progress::started(&progress, &key, Some(info.size));
+        let known = cse_transfer::Known {
+            size: info.size,
+            etag: info.etag,
+        };
+        let got = cse_transfer::download(
+            &eng,
+            &self.bucket,
+            &key,
+            Some(known),
+            Decryptor::new(kr, config),
+            JsSink { sink, write },
+            &progress,
+        )
+        .await
+        .map_err(|e| transfer_error(e, Some(&key_label)))?;
         Ok(result(
             &key,
-            dec.released(),
-            info.size,
+            got.plaintext,
+            got.message,
             0,
-            &header.suite.to_string(),
+            &got.header.suite.to_string(),
         ))
     }
 }
 
-async fn emit(write: &Function, sink: &JsValue, data: &[u8]) -> Result<(), JsValue> {
-    let failed = |e: JsValue| {
-        let text = js_sys::Error::from(e)
-            .message()
-            .as_string()
-            .unwrap_or_default();
-        js_error(
-            "output",
-            &format!("writing the decrypted file failed: {text}"),
-            Some("check the free space and permissions where the file is saved"),
-        )
-    };
-    let ret = write.call1(sink, &Uint8Array::from(data)).map_err(failed)?;
-    if ret.is_instance_of::<js_sys::Promise>() {
-        JsFuture::from(js_sys::Promise::from(ret))
-            .await
-            .map_err(failed)?;
+impl S3Client {
+    /// The engine of one call: the page's shared budget, the call's settings and cancel flag.
+    fn engine(&self, options: &JsValue, signal: &Option<AbortSignal>) -> Engine<Inline> {
+        let settings = settings(options);
+        Engine {
+            client: self.client.clone(),
+            budget: budget(settings.concurrency),
+            settings,
+            cancel: cancel_of(signal),
+            exec: Inline,
+        }
     }
-    Ok(())
 }
 
 fn result(key: &str, plaintext: u64, message: u64, parts: u32, suite: &str) -> JsValue {
@@ -491,106 +539,6 @@ fn result(key: &str, plaintext: u64, message: u64, parts: u32, suite: &str) -> J
     let _ = Reflect::set(&o, &"parts".into(), &parts.into());
     let _ = Reflect::set(&o, &"suite".into(), &suite.into());
     o.into()
-}
-
-/// Reads, encrypts and uploads parts with up to `concurrency` in flight; memory stays near
-/// `concurrency` parts.
-#[allow(clippy::too_many_arguments)]
-async fn upload_parts(
-    c: &Client,
-    bucket: &str,
-    key: &str,
-    upload_id: &str,
-    file: &Blob,
-    enc: Encryptor,
-    part_size: usize,
-    concurrency: usize,
-    total: u64,
-    on_progress: &Option<Function>,
-    signal: &Option<AbortSignal>,
-) -> Result<Vec<(u32, String)>, JsValue> {
-    let size = file.size() as u64;
-    let mut enc = Some(enc);
-    let mut offset = 0u64;
-    let mut finished = false;
-    let mut pending: Vec<u8> = Vec::new();
-    let mut ready: VecDeque<(u32, Bytes)> = VecDeque::new();
-    let mut next_number = 1u32;
-    let mut in_flight = FuturesUnordered::new();
-    let outcome: Result<Vec<(u32, String)>, JsValue> = async {
-        let mut parts = Vec::new();
-        let mut uploaded = 0u64;
-        loop {
-            if aborted(signal) {
-                return Err(cancelled());
-            }
-            // Encrypt until a part is ready (or the file ends), unless enough are waiting.
-            while ready.is_empty() && !finished && in_flight.len() < concurrency {
-                match enc.take() {
-                    Some(mut e) if offset < size => {
-                        let end = (offset + SLICE).min(size);
-                        let plain = read_slice(file, offset, end).await?;
-                        offset = end;
-                        e.update(&plain, &mut pending)
-                            .map_err(|e| message_error(e, None))?;
-                        enc = Some(e);
-                    }
-                    Some(e) => {
-                        e.finish(&mut pending).map_err(|e| message_error(e, None))?;
-                        finished = true;
-                    }
-                    None => finished = true,
-                }
-                while pending.len() >= part_size || (finished && !pending.is_empty()) {
-                    let cut = pending.len().min(part_size);
-                    let rest = pending.split_off(cut);
-                    ready.push_back((
-                        next_number,
-                        Bytes::from(std::mem::replace(&mut pending, rest)),
-                    ));
-                    next_number += 1;
-                }
-            }
-            while in_flight.len() < concurrency {
-                let Some((n, data)) = ready.pop_front() else {
-                    break;
-                };
-                let len = data.len() as u64;
-                in_flight.push(async move {
-                    c.upload_part(bucket, key, upload_id, n, Body::from(data))
-                        .await
-                        .map(|etag| (n, etag, len))
-                });
-            }
-            // Wait for a part only when no more may start or nothing is left to encrypt;
-            // otherwise poll once, which sends the new requests, and go on encrypting.
-            let must_wait = in_flight.len() >= concurrency || (finished && ready.is_empty());
-            let next = if must_wait {
-                Some(in_flight.next().await)
-            } else {
-                in_flight.next().now_or_never()
-            };
-            match next {
-                Some(Some(r)) => {
-                    let (n, etag, len) = r.map_err(s3_error)?;
-                    uploaded += len;
-                    progress(on_progress, uploaded, total);
-                    parts.push((n, etag));
-                }
-                Some(None) if finished && ready.is_empty() => break,
-                _ => {}
-            }
-        }
-        parts.sort_by_key(|(n, _)| *n);
-        Ok(parts)
-    }
-    .await;
-    // Requests already sent finish before the caller aborts the upload, so no part can
-    // land after the abort.
-    if outcome.is_err() {
-        while in_flight.next().await.is_some() {}
-    }
-    outcome
 }
 
 /// Encrypts a whole buffer (benchmarks, small files).

@@ -154,7 +154,7 @@ function context() {
 
 function transferOptions() {
   const partMiB = Math.max(5, Math.floor(Number($('part-size').value) || 8));
-  const concurrency = Math.min(32, Math.max(1, Math.floor(Number($('concurrency').value) || 4)));
+  const concurrency = Math.min(32, Math.max(1, Math.floor(Number($('concurrency').value) || 10)));
   return { partSize: partMiB * MIB, concurrency, context: context() };
 }
 
@@ -282,7 +282,7 @@ function fmtSize(n) {
 // -------------------------------------------------------------------------- upload
 
 const queue = [];
-let uploading = false;
+let running = 0;
 
 function enqueue(files) {
   clearError();
@@ -301,17 +301,15 @@ function enqueue(files) {
   pump();
 }
 
-async function pump() {
-  if (uploading) return;
-  uploading = true;
-  try {
-    while (queue.length) {
-      const job = queue.shift();
-      if (job.row.controller.signal.aborted) continue;
-      await upload(job);
-    }
-  } finally {
-    uploading = false;
+// Several files at once: as many as requests may be in flight; the wasm module shares one
+// budget of requests between all of them, so parts of a large file and small files interleave.
+function pump() {
+  const { concurrency } = transferOptions();
+  while (queue.length && running < concurrency) {
+    const job = queue.shift();
+    if (job.row.controller.signal.aborted) continue;
+    running += 1;
+    upload(job).finally(() => { running -= 1; pump(); });
   }
 }
 

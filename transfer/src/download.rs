@@ -1,0 +1,229 @@
+//! The download driver: ranged GETs pinned to the object's ETag (`If-Match`) feed the
+//! streaming decryptor in order; plaintext goes to a [`Sink`] committed only once the whole
+//! message verified.
+//!
+//! The first range is fetched alone; the others only once the header was read and passed
+//! the limits, so a hostile object costs one small request. Once the decryptor refused, no
+//! further range is fetched. Each range holds a slot of the budget from its request until
+//! the decryptor is done with it, so memory stays near the budget × the range size.
+
+use std::collections::VecDeque;
+use std::future::{Future, poll_fn};
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::Poll;
+
+use bytes::Bytes;
+use cse_core::{Decryptor, Header, Keyring};
+use futures_util::StreamExt;
+use futures_util::stream::FuturesOrdered;
+
+use crate::upload::cancellable;
+use crate::{Engine, Error, Exec, Permit, Progress, plan};
+
+/// Bytes given to the decryptor at a time.
+const PIECE: usize = 1 << 20;
+
+/// Where verified plaintext goes. Whatever was written must be discarded unless `commit`
+/// is called (the drivers call it only after the message verified).
+pub trait Sink {
+    /// Writes plaintext frames that authenticated.
+    fn write(&mut self, data: &[u8]) -> impl Future<Output = Result<(), Error>>;
+    /// Makes the output final (rename the temporary file; offer the download).
+    fn commit(self) -> impl Future<Output = Result<(), Error>>;
+}
+
+/// What a download did.
+#[derive(Debug)]
+pub struct Downloaded {
+    pub header: Header,
+    pub plaintext: u64,
+    pub message: u64,
+}
+
+/// What is known of an object before its download (from a listing): no HEAD needed.
+#[derive(Clone, Debug)]
+pub struct Known {
+    pub size: u64,
+    pub etag: String,
+}
+
+type Step<'a, K, W> = Pin<Box<dyn Future<Output = (Decryptor<K>, W, Result<(), Error>)> + 'a>>;
+
+/// Decrypts one range (through [`Exec`]) and writes what verified; gives the slot back.
+async fn consume<K, W, E>(
+    exec: &E,
+    dec: Decryptor<K>,
+    mut sink: W,
+    chunk: Bytes,
+    permit: Permit,
+) -> (Decryptor<K>, W, Result<(), Error>)
+where
+    K: Keyring + Send + 'static,
+    W: Sink,
+    E: Exec,
+{
+    let (dec, out, r) = exec
+        .run(move || {
+            let mut dec = dec;
+            let mut out = Vec::with_capacity(chunk.len());
+            let mut r = Ok(());
+            for piece in chunk.chunks(PIECE) {
+                if let Err(e) = dec.update(piece, &mut out) {
+                    r = Err(e);
+                    break;
+                }
+            }
+            (dec, out, r)
+        })
+        .await;
+    drop(permit);
+    if let Err(e) = r {
+        return (dec, sink, Err(e.into()));
+    }
+    let w = if out.is_empty() {
+        Ok(())
+    } else {
+        sink.write(&out).await
+    };
+    (dec, sink, w)
+}
+
+/// Downloads `bucket/key`, decrypts it with `dec` into `sink` and commits the sink once the
+/// message verified. `known` (size and ETag from a listing) saves the HEAD request.
+#[allow(clippy::too_many_arguments)]
+pub async fn download<E, K, W>(
+    eng: &Engine<E>,
+    bucket: &str,
+    key: &str,
+    known: Option<Known>,
+    dec: Decryptor<K>,
+    sink: W,
+    progress: &impl Progress,
+) -> Result<Downloaded, Error>
+where
+    E: Exec,
+    K: Keyring + Send + 'static,
+    W: Sink,
+{
+    let cancel = &eng.cancel;
+    let known = match known {
+        Some(k) => k,
+        None => {
+            let info = cancellable(cancel, async {
+                Ok(eng.client.head_object(bucket, key).await?)
+            })
+            .await?;
+            Known {
+                size: info.size,
+                etag: info.etag,
+            }
+        }
+    };
+    if known.size == 0 {
+        return Err(Error::EmptyObject);
+    }
+    let size = known.size;
+    let etag: Arc<str> = Arc::from(known.etag.as_str());
+    let s = &eng.settings;
+    let mut ranges = plan::ranges(size, s.first_range, s.range_size).peekable();
+    let fetch = |(start, end): (u64, u64), permit: Permit| {
+        let etag = etag.clone();
+        async move {
+            let r = eng
+                .client
+                .get_range(bucket, key, start, end, Some(&etag))
+                .await;
+            r.map(|data| (data, permit))
+        }
+    };
+    let mut in_flight = FuturesOrdered::new();
+    let mut fetched: VecDeque<(Bytes, Permit)> = VecDeque::new();
+    let mut acquiring = None;
+    let mut header_read = false;
+    let mut state: Option<(Decryptor<K>, W)> = Some((dec, sink));
+    let mut step: Option<Step<'_, K, W>> = None;
+    enum Event<K, W> {
+        Cancelled,
+        Slot(Permit),
+        Fetched(Result<(Bytes, Permit), cse_s3::S3Error>),
+        Consumed(Box<(Decryptor<K>, W, Result<(), Error>)>),
+    }
+    let mut watch = cancel.watch();
+    loop {
+        // Until the header passed the limits, one range at a time.
+        let idle = in_flight.is_empty() && fetched.is_empty() && step.is_none();
+        let may_launch = ranges.peek().is_some() && (header_read || idle);
+        if may_launch && acquiring.is_none() {
+            acquiring = Some(eng.budget.acquire());
+        }
+        if step.is_none()
+            && let Some((chunk, permit)) = fetched.pop_front()
+            && let Some((dec, sink)) = state.take()
+        {
+            step = Some(Box::pin(consume(&eng.exec, dec, sink, chunk, permit)));
+        }
+        if step.is_none() && fetched.is_empty() && in_flight.is_empty() && !may_launch {
+            break;
+        }
+        let event = poll_fn(|cx| {
+            if watch.poll_cancelled(cx).is_ready() {
+                return Poll::Ready(Event::Cancelled);
+            }
+            if let Some(f) = step.as_mut()
+                && let Poll::Ready(r) = f.as_mut().poll(cx)
+            {
+                return Poll::Ready(Event::Consumed(Box::new(r)));
+            }
+            if !in_flight.is_empty()
+                && let Poll::Ready(Some(r)) = in_flight.poll_next_unpin(cx)
+            {
+                return Poll::Ready(Event::Fetched(r));
+            }
+            if let Some(a) = acquiring.as_mut()
+                && let Poll::Ready(permit) = Pin::new(a).poll(cx)
+            {
+                return Poll::Ready(Event::Slot(permit));
+            }
+            Poll::Pending
+        })
+        .await;
+        match event {
+            Event::Cancelled => return Err(Error::Cancelled),
+            Event::Slot(permit) => {
+                acquiring = None;
+                if let Some(range) = ranges.next() {
+                    in_flight.push_back(fetch(range, permit));
+                }
+            }
+            Event::Fetched(Ok((data, permit))) => {
+                progress.bytes(data.len() as u64);
+                fetched.push_back((data, permit));
+            }
+            // Dropping the futures in flight cancels their requests.
+            Event::Fetched(Err(e)) => return Err(e.into()),
+            Event::Consumed(consumed) => {
+                let (dec, sink, r) = *consumed;
+                step = None;
+                // A refusal stops everything: no further range is fetched.
+                r?;
+                header_read = dec.header().is_some();
+                state = Some((dec, sink));
+            }
+        }
+    }
+    let (mut dec, sink) = state.ok_or(Error::Internal("the decryptor did not come back"))?;
+    dec.finish()?;
+    let header = dec
+        .header()
+        .cloned()
+        .ok_or(Error::Internal("no header after finish"))?;
+    let plaintext = dec.released();
+    drop(dec);
+    cancellable(cancel, sink.commit()).await?;
+    Ok(Downloaded {
+        header,
+        plaintext,
+        message: size,
+    })
+}
