@@ -30,7 +30,7 @@ DIST := target/$(MUSL)/dist/cse
 export PATH := $(HOME)/.cargo/bin:$(PATH)
 
 .PHONY: all build check test lint unit wasm vectors official interop fuzz-smoke demo bench clean \
-	s3-server wasm-bindgen web web-deps s3-test web-test static bench-s3 phases
+	s3-server wasm-bindgen web web-deps s3-test web-test static bench-s3 static-build fuzz-build
 
 all: build
 
@@ -70,16 +70,20 @@ web: wasm-bindgen web-deps
 
 # A static binary for login nodes (no glibc or OpenSSL needed at run time), built with the
 # dist profile (LTO, stripped).
-static:
+static-build:
 	@bash scripts/system-deps.sh static
 	$(CARGO) build --profile dist -p cse-native --no-default-features --target $(MUSL)
+
+static: static-build
 	file $(DIST) | grep -q 'static'
 	$(DIST) --version
 	@echo "static: $(DIST) ($$(du -k --apparent-size $(DIST) | cut -f1) KiB)"
 
+# Clippy under the release profile: it reuses the build scripts (AWS-LC, jemalloc) and proc
+# macros of the release build instead of building them again for the dev profile.
 lint:
 	$(CARGO) fmt --all --check
-	$(CARGO) clippy --all-targets -- -D warnings
+	$(CARGO) clippy --release --workspace --all-targets -- -D warnings
 
 # Unit and property tests, and every committed vector set, one test per case
 # (tests/tests/vectors.rs: vectors/esdk-python, official-tampered, bad-input, vectors/official).
@@ -88,8 +92,10 @@ unit:
 	@echo "== cse-core with the pure-Rust provider alone (no aws-lc feature, as on wasm32)"
 	$(CARGO) test -p cse-core --release --no-default-features --features std
 
+# cse-core with its default features on wasm32 (type-checked: the page's build in make web
+# compiles and links the same code for wasm32, with the std feature).
 wasm:
-	$(CARGO) build -p cse-core --target wasm32-unknown-unknown --release
+	$(CARGO) check --release -p cse-core --target wasm32-unknown-unknown
 
 # The committed vector sets through the esdk-vectors command (`make unit` runs each case too).
 # Ours, written by the official Python SDK: the suite x keyring x size matrix with tampered
@@ -127,11 +133,21 @@ interop: build $(VENV)/.stamp tests/js/node_modules/.stamp
 	$(BIN)/esdk-vectors decrypt $(WORK)/generated
 	$(PY) tests/python/interop.py decrypt $(WORK)/generated/manifest.json
 
-fuzz-smoke:
+fuzz-build:
 	command -v cargo-fuzz >/dev/null || $(CARGO) install cargo-fuzz --locked
+	cd fuzz && RUSTC_BOOTSTRAP=1 $(CARGO) fuzz build
+
+# Both fuzz targets side by side (one core each), $(FUZZ_SECONDS) s each; logs in .work/fuzz/.
+fuzz-smoke: fuzz-build
 	mkdir -p $(WORK)/fuzz/header $(WORK)/fuzz/decrypt
-	cd fuzz && RUSTC_BOOTSTRAP=1 $(CARGO) fuzz run header ../$(WORK)/fuzz/header -- -max_total_time=$(FUZZ_SECONDS)
-	cd fuzz && RUSTC_BOOTSTRAP=1 $(CARGO) fuzz run decrypt ../$(WORK)/fuzz/decrypt ../vectors/esdk-python/ciphertexts -- -max_total_time=$(FUZZ_SECONDS) -max_len=65536
+	cd fuzz && rc=0; \
+	  RUSTC_BOOTSTRAP=1 $(CARGO) fuzz run header ../$(WORK)/fuzz/header -- -max_total_time=$(FUZZ_SECONDS) \
+	    >../$(WORK)/fuzz/header.log 2>&1 & pid=$$!; \
+	  RUSTC_BOOTSTRAP=1 $(CARGO) fuzz run decrypt ../$(WORK)/fuzz/decrypt ../vectors/esdk-python/ciphertexts \
+	    -- -max_total_time=$(FUZZ_SECONDS) -max_len=65536 >../$(WORK)/fuzz/decrypt.log 2>&1 || rc=1; \
+	  wait $$pid || rc=1; \
+	  for t in header decrypt; do echo "== fuzz $$t"; tail -n 3 ../$(WORK)/fuzz/$$t.log; done; \
+	  [ $$rc = 0 ] || { cat ../$(WORK)/fuzz/header.log ../$(WORK)/fuzz/decrypt.log | tail -n 80; exit 1; }
 
 # cse against a real S3 server: the users' scripts both ways, multipart, ranged downloads,
 # stdin/stdout, faults through a fault-injecting proxy, credentials and config files.
@@ -144,17 +160,15 @@ web-test: build web s3-server $(VENV)/.stamp
 
 check:
 	@bash scripts/system-deps.sh check
-	@$(MAKE) --no-print-directory phases PHASES="lint unit"
+	@bash scripts/phases.sh lint unit
 
+# The static binary and the fuzz targets build in the background at low priority from the
+# start (scripts/phases.sh), on the CPU the tests leave idle; then their checks run.
 test:
 	@bash scripts/system-deps.sh test
-	@$(MAKE) --no-print-directory phases PHASES="lint unit wasm interop s3-test web-test static fuzz-smoke"
+	@bash scripts/phases.sh '&static-build' '&fuzz-build' lint unit wasm interop s3-test web-test \
+	  wait static fuzz-smoke
 	@echo "make test: all suites passed"
-
-# Runs the targets in $(PHASES) one after the other and says how long each took.
-phases:
-	@t0=$$SECONDS; took=""; for p in $(PHASES); do s=$$SECONDS; $(MAKE) --no-print-directory $$p; \
-	  took="$$took $$p $$((SECONDS - s))s,"; done; echo "== time:$$took total $$((SECONDS - t0))s"
 
 demo:
 	@bash scripts/system-deps.sh demo
