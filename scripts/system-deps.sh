@@ -19,8 +19,6 @@ esac
 # package       needed by               present when
 PACKAGES='
 gcc             check,demo,test,static  command -v cc
-pkg-config      check,demo,test         command -v pkg-config
-libssl-dev      check,demo,test         pkg-config --exists openssl
 python3-venv    demo,test               python3 -c "import ensurepip, venv"
 nodejs+npm      demo,test               command -v npm
 nginx-light     demo,test               command -v nginx
@@ -30,12 +28,12 @@ file            test,static             command -v file
 musl-tools      test,static             command -v musl-gcc
 chromium        test                    test -x /usr/bin/chromium
 '
-# What each is for: cc links every native build; libssl-dev and pkg-config give the native
-# SHA-2 path the system libcrypto; python3-venv holds the official Python SDK; npm brings the
-# official JavaScript SDK, the browser-test driver and wasm-opt; nginx is the CORS proxy in
-# front of the local S3 server (demo page and browser tests); openssl makes the TLS test
-# certificates; GNU time measures peak memory in the S3 tests; musl-tools and file are for the
-# static build; Chromium runs the browser tests.
+# What each is for: cc compiles the C parts (AWS-LC, jemalloc) and links every native build;
+# python3-venv holds the official Python SDK; npm brings the official JavaScript SDK, the
+# browser-test driver and wasm-opt; nginx is the CORS proxy in front of the local S3 server
+# (demo page and browser tests); openssl makes the TLS test certificates; GNU time measures
+# peak memory in the S3 tests; musl-tools and file are for the static build; Chromium runs the
+# browser tests.
 
 # Rust pieces: rustup components and targets.
 RUST_COMPONENTS_check='rustfmt clippy'
