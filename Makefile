@@ -143,7 +143,7 @@ fuzz-smoke: fuzz-build
 	cd fuzz && rc=0; \
 	  RUSTC_BOOTSTRAP=1 $(CARGO) fuzz run header ../$(WORK)/fuzz/header -- -max_total_time=$(FUZZ_SECONDS) \
 	    >../$(WORK)/fuzz/header.log 2>&1 & pid=$$!; \
-	  RUSTC_BOOTSTRAP=1 $(CARGO) fuzz run decrypt ../$(WORK)/fuzz/decrypt ../vectors/esdk-python/ciphertexts \
+	  RUSTC_BOOTSTRAP=1 $(CARGO) fuzz run decrypt ../$(WORK)/fuzz/decrypt ../vectors/esdk-python/ciphertexts seeds/decrypt \
 	    -- -max_total_time=$(FUZZ_SECONDS) -max_len=65536 >../$(WORK)/fuzz/decrypt.log 2>&1 || rc=1; \
 	  wait $$pid || rc=1; \
 	  for t in header decrypt; do echo "== fuzz $$t"; tail -n 3 ../$(WORK)/fuzz/$$t.log; done; \
