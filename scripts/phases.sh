@@ -11,6 +11,9 @@ set -uo pipefail
 cd "$(dirname "$0")/.."
 MAKE=${MAKE:-make}
 mkdir -p .work
+# Nothing here reads the terminal; with job control on, background phases would otherwise
+# share this shell's standard input.
+exec </dev/null
 
 set -m # each background phase in its own process group, so it can be ended as a whole
 bg_pids=()
