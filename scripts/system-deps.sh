@@ -16,6 +16,19 @@ case $tier in
   *) echo "usage: bash scripts/system-deps.sh [check|demo|test|static]" >&2; exit 2 ;;
 esac
 
+# /dev/null must be the null device: cargo gives rustc its target probes' source on standard
+# input from it, and a regular file left there (by any program that renamed a file over it as
+# root) turns every later build's probe into a compile error of that file's text.
+if [ ! -c /dev/null ]; then
+  if [ "$(id -u)" = 0 ]; then
+    rm -f /dev/null && mknod -m 666 /dev/null c 1 3
+    echo "system-deps: /dev/null was not the null device; made it again (mknod c 1 3)" >&2
+  else
+    echo "system-deps: /dev/null is not the null device; as root: rm -f /dev/null && mknod -m 666 /dev/null c 1 3" >&2
+    exit 1
+  fi
+fi
+
 # package       needed by               present when
 PACKAGES='
 gcc             check,demo,test,static  command -v cc

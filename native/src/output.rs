@@ -5,6 +5,9 @@
 //! mode 0600), so a symlink planted beside the destination is never followed and no one else
 //! can read the plaintext while it is written. On commit it gets the mode a new file would
 //! get (0666 minus the umask) and is renamed over the destination.
+//!
+//! A destination that exists and is not a regular file or a directory (`/dev/null`, a FIFO,
+//! a terminal, `/dev/stdout`) is never replaced: it is written directly, as stdout is.
 
 use std::fs::Permissions;
 use std::io::{self, BufWriter, Write};
@@ -154,23 +157,38 @@ impl Drop for TempOutput {
     }
 }
 
-/// Where output goes: a file that appears when complete, or stdout.
+/// Where output goes: a file that appears when complete, stdout, or a device or FIFO.
 #[derive(Debug)]
 pub enum Sink {
     File(TempOutput),
     Stdout(io::Stdout),
+    /// An existing destination that is not a regular file, written as it comes like stdout
+    /// (renaming a file over it would replace the device or FIFO itself).
+    Stream(std::fs::File),
     /// Nothing is kept (`cse verify`).
     Discard,
 }
 
 impl Sink {
-    /// `-` is stdout; anything else a file created on commit.
+    /// `-` is stdout; an existing device, FIFO or socket (symlinks followed) is written
+    /// directly; anything else is a file created on commit.
     pub fn open(dest: &str) -> Result<Self, Failure> {
         if dest == "-" {
-            Ok(Self::Stdout(io::stdout()))
-        } else {
-            TempOutput::create(Path::new(dest)).map(Self::File)
+            return Ok(Self::Stdout(io::stdout()));
         }
+        let path = Path::new(dest);
+        if std::fs::metadata(path).is_ok_and(|m| is_stream(&m)) {
+            let f = std::fs::OpenOptions::new()
+                .write(true)
+                .open(path)
+                .map_err(|e| Failure::other(format!("{}: {e}", shown(&path.display()))))?;
+            // Checked again on what was opened: a regular file put there meanwhile goes
+            // through a temporary file like any other.
+            if f.metadata().is_ok_and(|m| is_stream(&m)) {
+                return Ok(Self::Stream(f));
+            }
+        }
+        TempOutput::create(path).map(Self::File)
     }
 
     /// Makes the output final.
@@ -180,9 +198,17 @@ impl Sink {
             Self::Stdout(mut s) => s
                 .flush()
                 .map_err(|e| Failure::other(format!("stdout: {e}"))),
+            Self::Stream(mut f) => f
+                .flush()
+                .map_err(|e| Failure::other(format!("output: {e}"))),
             Self::Discard => Ok(()),
         }
     }
+}
+
+/// Not a regular file and not a directory: a device, FIFO or socket.
+fn is_stream(m: &std::fs::Metadata) -> bool {
+    !m.is_file() && !m.is_dir()
 }
 
 impl Write for Sink {
@@ -190,6 +216,7 @@ impl Write for Sink {
         match self {
             Self::File(f) => f.write(buf),
             Self::Stdout(s) => s.write(buf),
+            Self::Stream(f) => f.write(buf),
             Self::Discard => Ok(buf.len()),
         }
     }
@@ -197,6 +224,7 @@ impl Write for Sink {
         match self {
             Self::File(f) => f.write_all(buf),
             Self::Stdout(s) => s.write_all(buf),
+            Self::Stream(f) => f.write_all(buf),
             Self::Discard => Ok(()),
         }
     }
@@ -204,6 +232,7 @@ impl Write for Sink {
         match self {
             Self::File(f) => f.flush(),
             Self::Stdout(s) => s.flush(),
+            Self::Stream(f) => f.flush(),
             Self::Discard => Ok(()),
         }
     }
@@ -308,6 +337,47 @@ mod tests {
         assert_eq!(std::fs::read(&victim).expect("victim"), b"keep");
         assert_eq!(std::fs::read(&dest).expect("dest"), b"plaintext");
         assert!(!std::fs::symlink_metadata(&dest).expect("dest").is_symlink());
+        std::fs::remove_dir_all(&dir).expect("cleanup");
+    }
+
+    #[test]
+    fn devices_and_fifos_are_written_in_place_never_replaced() {
+        let dir = scratch("fifo");
+        let fifo = dir.join("pipe");
+        rustix::fs::mknodat(
+            rustix::fs::CWD,
+            &fifo,
+            rustix::fs::FileType::Fifo,
+            rustix::fs::Mode::from_raw_mode(0o600),
+            0,
+        )
+        .expect("mkfifo");
+        let reader = {
+            let fifo = fifo.clone();
+            std::thread::spawn(move || std::fs::read(fifo).expect("read fifo"))
+        };
+        let mut sink = Sink::open(fifo.to_str().expect("utf-8")).expect("open");
+        assert!(matches!(sink, Sink::Stream(_)), "{sink:?}");
+        sink.write_all(b"through the pipe").expect("write");
+        sink.commit().expect("commit");
+        assert_eq!(reader.join().expect("reader"), b"through the pipe");
+        let kind = std::fs::symlink_metadata(&fifo).expect("fifo").file_type();
+        assert!(std::os::unix::fs::FileTypeExt::is_fifo(&kind), "{kind:?}");
+        // Nothing else was left beside it.
+        assert_eq!(std::fs::read_dir(&dir).expect("list").count(), 1);
+
+        // A symlink to a character device is followed to the device.
+        let link = dir.join("null");
+        symlink("/dev/null", &link).expect("symlink");
+        let mut sink = Sink::open(link.to_str().expect("utf-8")).expect("open");
+        assert!(matches!(sink, Sink::Stream(_)), "{sink:?}");
+        sink.write_all(b"gone").expect("write");
+        sink.commit().expect("commit");
+        assert!(std::fs::symlink_metadata(&link).expect("link").is_symlink());
+        let null = std::fs::metadata("/dev/null")
+            .expect("/dev/null")
+            .file_type();
+        assert!(std::os::unix::fs::FileTypeExt::is_char_device(&null));
         std::fs::remove_dir_all(&dir).expect("cleanup");
     }
 }
