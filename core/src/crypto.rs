@@ -448,6 +448,35 @@ impl Signer {
         }
     }
 
+    /// The private scalar (big-endian), to write the same message again later.
+    pub(crate) fn to_bytes(&self) -> Zeroizing<Vec<u8>> {
+        Zeroizing::new(match self {
+            Self::P256(k) => k.to_bytes().to_vec(),
+            Self::P384(k) => k.to_bytes().to_vec(),
+        })
+    }
+
+    /// A key from its private scalar, and its base64 compressed public point.
+    pub(crate) fn from_bytes(
+        alg: SignatureAlgorithm,
+        scalar: &[u8],
+    ) -> Result<(Self, String), Error> {
+        let bad = || Error::Key("not a valid ECDSA private scalar".into());
+        let s = match alg {
+            SignatureAlgorithm::EcdsaP256Sha256 => {
+                Self::P256(p256::ecdsa::SigningKey::from_slice(scalar).map_err(|_| bad())?)
+            }
+            SignatureAlgorithm::EcdsaP384Sha384 => {
+                Self::P384(p384::ecdsa::SigningKey::from_slice(scalar).map_err(|_| bad())?)
+            }
+        };
+        let point = match &s {
+            Self::P256(k) => B64.encode(k.verifying_key().to_sec1_point(true).as_bytes()),
+            Self::P384(k) => B64.encode(k.verifying_key().to_sec1_point(true).as_bytes()),
+        };
+        Ok((s, point))
+    }
+
     /// Signs a message digest. The DER signature always has the fixed length the official
     /// SDKs write (71 or 103 bytes): low-s form, re-signed until r needs its full width.
     pub(crate) fn sign(&self, digest: &[u8]) -> Result<Vec<u8>, Error> {

@@ -51,6 +51,31 @@ impl Default for EncryptConfig {
     }
 }
 
+/// What it takes to write a message again, byte for byte up to its signature: the serialized
+/// header, the data key, the ephemeral signing key of signed suites and the serialized
+/// required encryption context (authenticated, not stored). Anyone holding it can decrypt
+/// the message and write frames for it: keep it like the plaintext (zeroed on drop, never
+/// printed).
+#[derive(Clone)]
+pub struct ResumeSecret {
+    /// The serialized header, authentication tag included.
+    pub header: Vec<u8>,
+    /// The plaintext data key.
+    pub data_key: zeroize::Zeroizing<Vec<u8>>,
+    /// The ECDSA private scalar (big-endian) of signed suites.
+    pub signing_key: Option<zeroize::Zeroizing<Vec<u8>>>,
+    /// The serialized required encryption context (empty when there is none).
+    pub required_context: Vec<u8>,
+}
+
+impl core::fmt::Debug for ResumeSecret {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("ResumeSecret")
+            .field("header", &self.header.len())
+            .finish_non_exhaustive()
+    }
+}
+
 /// Encrypts one message, frame by frame.
 ///
 /// Feed plaintext with [`Encryptor::update`]; **[`Encryptor::finish`] must be called**: it
@@ -81,10 +106,80 @@ impl core::fmt::Debug for Encryptor {
 impl Encryptor {
     /// Gets the data key from `keyring`, then prepares the header.
     pub fn new<K: Keyring + ?Sized>(keyring: &K, config: &EncryptConfig) -> Result<Self, Error> {
+        Self::build(keyring, config).map(|(e, _)| e)
+    }
+
+    /// Like [`Encryptor::new`], and also the [`ResumeSecret`] from which
+    /// [`Encryptor::resume`] writes the same message again (a resumable upload keeps it until
+    /// the message is stored).
+    pub fn new_resumable<K: Keyring + ?Sized>(
+        keyring: &K,
+        config: &EncryptConfig,
+    ) -> Result<(Self, ResumeSecret), Error> {
         Self::build(keyring, config)
     }
 
-    fn build<K: Keyring + ?Sized>(keyring: &K, config: &EncryptConfig) -> Result<Self, Error> {
+    /// An encryptor that writes, from its first byte, the message that `secret` came from:
+    /// the same header and, for the same plaintext, the same frames (frame IVs are sequence
+    /// numbers). Only the footer's signature differs (ECDSA is randomized; it verifies
+    /// either way). The secret is checked against its header first: the key commitment,
+    /// the header authentication tag and the signing key's public point.
+    pub fn resume(secret: &ResumeSecret, provider: CryptoProvider) -> Result<Self, Error> {
+        let bad = |what: &str| Error::Config(format!("resume state: {what}"));
+        let (header, body_end) = crate::header::parse_header(&secret.header)
+            .map_err(|_| bad("the header does not parse"))?;
+        if body_end + header.auth_len() != secret.header.len()
+            || header.content_type != ContentType::Framed
+        {
+            return Err(bad("the header does not parse"));
+        }
+        let suite = header.suite;
+        let keys = crypto::derive_keys(provider, suite, &secret.data_key, &header.message_id)
+            .map_err(|_| bad("the data key does not fit the suite"))?;
+        if header.commitment != keys.commitment.as_ref().map(|c| **c) {
+            return Err(bad("the data key does not match the header"));
+        }
+        let key = GcmKey::new(provider, &keys.key)?;
+        let mut aad = secret.header[..body_end].to_vec();
+        aad.extend_from_slice(&secret.required_context);
+        let tag = &secret.header[secret.header.len() - 16..];
+        key.open_in_place(&[0u8; IV_LEN], &aad, &mut [], tag)
+            .map_err(|_| bad("the header authentication tag does not verify"))?;
+        let signing = match (suite.signature(), &secret.signing_key) {
+            (None, None) => None,
+            (Some(alg), Some(k)) => {
+                let (signer, public) = Signer::from_bytes(alg, k)
+                    .map_err(|_| bad("the signing key is not a valid key"))?;
+                if header.encryption_context.get(PUBLIC_KEY_FIELD) != Some(&public) {
+                    return Err(bad("the signing key does not match the header"));
+                }
+                Some((signer, MessageHash::new(provider, alg)))
+            }
+            _ => return Err(bad("the signing key does not match the suite")),
+        };
+        let frame_len = usize::try_from(header.frame_length)
+            .map_err(|_| Error::Config("frame length does not fit this platform".into()))?;
+        Ok(Self {
+            sealer: Sealer {
+                key,
+                message_id: header.message_id.clone(),
+                frame_len,
+            },
+            header,
+            header_bytes: secret.header.clone(),
+            header_written: false,
+            failed: false,
+            seq: 1,
+            pending: zeroize::Zeroizing::new(Vec::with_capacity(frame_len)),
+            signing,
+            aad: Vec::with_capacity(128),
+        })
+    }
+
+    fn build<K: Keyring + ?Sized>(
+        keyring: &K,
+        config: &EncryptConfig,
+    ) -> Result<(Self, ResumeSecret), Error> {
         let policy = config.commitment_policy;
         let suite = config.suite.unwrap_or(policy.default_suite());
         if !policy.allows_encrypt(suite) {
@@ -163,7 +258,8 @@ impl Encryptor {
         };
         let mut header_bytes = header.serialize_body()?;
         let mut auth_aad = header_bytes.clone();
-        auth_aad.extend_from_slice(&context::serialize(&required)?);
+        let required_context = context::serialize(&required)?;
+        auth_aad.extend_from_slice(&required_context);
         let tag = key.seal_in_place(&[0u8; IV_LEN], &auth_aad, &mut []);
         if header.version() == 1 {
             header_bytes.extend_from_slice(&[0u8; IV_LEN]);
@@ -172,7 +268,13 @@ impl Encryptor {
 
         let frame_len = usize::try_from(config.frame_length)
             .map_err(|_| Error::Config("frame length does not fit this platform".into()))?;
-        Ok(Self {
+        let secret = ResumeSecret {
+            header: header_bytes.clone(),
+            data_key: zeroize::Zeroizing::new(data_key.as_bytes().to_vec()),
+            signing_key: signer.as_ref().map(|(s, _)| s.to_bytes()),
+            required_context,
+        };
+        let encryptor = Self {
             sealer: Sealer {
                 key,
                 message_id: header.message_id.clone(),
@@ -186,7 +288,8 @@ impl Encryptor {
             pending: zeroize::Zeroizing::new(Vec::with_capacity(frame_len)),
             signing: signer,
             aad: Vec::with_capacity(128),
-        })
+        };
+        Ok((encryptor, secret))
     }
 
     /// The header this message will carry.

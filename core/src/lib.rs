@@ -56,8 +56,8 @@ pub use decrypt::{
     DEFAULT_MAX_KEY_ATTEMPTS, DEFAULT_MAX_NON_FRAMED_SIZE, DecryptConfig, Decryptor,
 };
 pub use encrypt::{
-    DEFAULT_FRAME_LENGTH, EncryptConfig, Encryptor, footer_len_from_tail, framed_message_len,
-    framed_plaintext_len,
+    DEFAULT_FRAME_LENGTH, EncryptConfig, Encryptor, ResumeSecret, footer_len_from_tail,
+    framed_message_len, framed_plaintext_len,
 };
 pub use error::{EdkSummary, Error, Limit, printable};
 pub use header::{ContentType, EncryptedDataKey, Header};

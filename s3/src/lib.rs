@@ -54,7 +54,9 @@ mod xml;
 pub use config::{Addressing, Config, Credentials, RetryPolicy};
 pub use error::{ErrorKind, S3Error};
 pub use ops::list::ListPage;
-pub use ops::multipart::{MAX_PART_SIZE, MAX_PARTS, MIN_PART_SIZE, UploadInfo, plan_part_size};
+pub use ops::multipart::{
+    MAX_PART_SIZE, MAX_PARTS, MIN_PART_SIZE, PartInfo, UploadInfo, plan_part_size,
+};
 pub use ops::object::ObjectInfo;
 pub use request::{Body, MAX_XML_ANSWER};
 pub use rt::now;

@@ -133,6 +133,8 @@ impl Drop for Acquire {
 #[derive(Debug, Default)]
 struct Flag {
     set: bool,
+    /// Set by [`Cancel::suspend`]: work that can continue later is kept.
+    keep: bool,
     /// The watchers waiting, each removed when its [`Watch`] drops (so finished objects
     /// leave nothing behind, however many run).
     wakers: Vec<(u64, Waker)>,
@@ -165,9 +167,23 @@ impl Cancel {
         }
     }
 
+    /// Sets the flag like [`Cancel::cancel`], asking that work which can continue later (a
+    /// resumable upload) be kept rather than removed: the session or the machine is going
+    /// away (SIGHUP, SIGTERM), the user did not ask to throw the work away.
+    pub fn suspend(&self) {
+        self.lock().keep = true;
+        self.cancel();
+    }
+
     /// Whether it is set.
     pub fn is_cancelled(&self) -> bool {
         self.lock().set
+    }
+
+    /// Whether it was set by [`Cancel::suspend`].
+    pub fn keeps_work(&self) -> bool {
+        let f = self.lock();
+        f.set && f.keep
     }
 
     /// A watcher of the flag, for one task.

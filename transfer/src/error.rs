@@ -85,6 +85,8 @@ pub enum Error {
     S3(S3Error),
     /// The object holds no bytes: not an encrypted message.
     EmptyObject,
+    /// The header goes on past this many bytes: refused before more of it is read.
+    HeaderTooLong { max: u64 },
     /// Reading the input or writing the output failed.
     Local(String),
     /// Cancelled.
@@ -94,6 +96,14 @@ pub enum Error {
         error: Box<Error>,
         upload_id: String,
         abort: S3Error,
+    },
+    /// A resumable multipart upload stopped and was kept: running the same upload again
+    /// continues it.
+    Suspended {
+        error: Box<Error>,
+        upload_id: String,
+        /// Parts stored so far.
+        stored: u32,
     },
     /// A bug.
     Internal(&'static str),
@@ -106,9 +116,10 @@ impl Error {
             Self::Message(e) => ErrorClass::of_message(e),
             Self::S3(e) => ErrorClass::of_s3(e),
             Self::EmptyObject => ErrorClass::Rejected,
+            Self::HeaderTooLong { .. } => ErrorClass::Refused,
             Self::Local(_) => ErrorClass::Local,
             Self::Cancelled => ErrorClass::Cancelled,
-            Self::Unaborted { error, .. } => error.class(),
+            Self::Unaborted { error, .. } | Self::Suspended { error, .. } => error.class(),
             Self::Internal(_) => ErrorClass::Internal,
         }
     }
@@ -132,9 +143,10 @@ impl fmt::Display for Error {
             Self::Message(e) => e.fmt(f),
             Self::S3(e) => e.fmt(f),
             Self::EmptyObject => f.write_str("the object is empty: not an encrypted message"),
+            Self::HeaderTooLong { max } => write!(f, "the header is longer than {max} bytes"),
             Self::Local(m) => f.write_str(m),
             Self::Cancelled => f.write_str("cancelled"),
-            Self::Unaborted { error, .. } => error.fmt(f),
+            Self::Unaborted { error, .. } | Self::Suspended { error, .. } => error.fmt(f),
             Self::Internal(m) => write!(f, "internal: {m}"),
         }
     }

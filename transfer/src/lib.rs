@@ -30,7 +30,7 @@ pub use defaults::{DEFAULTS, Defaults, Settings};
 pub use download::{Downloaded, Known, Sink, download};
 pub use error::{Error, ErrorClass};
 pub use many::{ObjectError, Summary, list, run_all};
-pub use upload::{Source, Uploaded, upload};
+pub use upload::{Earlier, Journal, Resumable, Source, Uploaded, upload, upload_resumable};
 
 use std::future::Future;
 

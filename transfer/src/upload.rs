@@ -112,6 +112,45 @@ async fn produce<S: Source, E: Exec>(
     (p, r)
 }
 
+/// Where a resumable upload writes down its progress, so that a later run can continue it.
+/// Each call returns once the record is durable; a failure stops (and aborts) the upload.
+pub trait Journal {
+    /// The multipart upload was created with parts of `part_size` bytes.
+    fn started(&self, upload_id: &str, part_size: u64) -> Result<(), Error>;
+    /// Part `number` is stored with `etag`.
+    fn stored(&self, number: u32, etag: &str) -> Result<(), Error>;
+}
+
+/// What an earlier run of a resumable upload stored.
+#[derive(Clone, Debug)]
+pub struct Earlier {
+    pub upload_id: String,
+    pub part_size: u64,
+    /// Parts stored and still on the server: number → ETag and, when the server listed it,
+    /// size (a part whose size differs from the one made again is sent again).
+    pub stored: std::collections::BTreeMap<u32, (String, Option<u64>)>,
+}
+
+/// A resumable upload: always multipart, with its progress written to `journal`; when the
+/// store cannot be reached (longer than the retries last) or after [`crate::Cancel::suspend`]
+/// (SIGTERM, SIGHUP), its parts are kept and [`Error::Suspended`] is returned; any other
+/// failure aborts it as without resume.
+/// With `earlier`, the message is encrypted again from the start by an encryptor made with
+/// `Encryptor::resume` (same bytes up to the signature) and only the parts not stored are
+/// sent; the message hash covers the whole message again without reading anything back.
+pub struct Resumable<'a> {
+    pub journal: &'a dyn Journal,
+    pub earlier: Option<Earlier>,
+}
+
+impl std::fmt::Debug for Resumable<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Resumable")
+            .field("earlier", &self.earlier)
+            .finish_non_exhaustive()
+    }
+}
+
 /// Encrypts `source` with `enc` and uploads it to `bucket/key`. `plaintext_len`, when known,
 /// plans the part size (and whether one PUT does).
 pub async fn upload<E: Exec, S: Source>(
@@ -123,10 +162,32 @@ pub async fn upload<E: Exec, S: Source>(
     plaintext_len: Option<u64>,
     progress: &impl Progress,
 ) -> Result<Uploaded, Error> {
+    upload_resumable(eng, bucket, key, enc, source, plaintext_len, progress, None).await
+}
+
+/// [`upload`], resumable when `resume` is given.
+#[allow(
+    clippy::too_many_arguments,
+    reason = "the arguments of upload, and the resume hook"
+)]
+pub async fn upload_resumable<E: Exec, S: Source>(
+    eng: &Engine<E>,
+    bucket: &str,
+    key: &str,
+    enc: Encryptor,
+    source: S,
+    plaintext_len: Option<u64>,
+    progress: &impl Progress,
+    resume: Option<Resumable<'_>>,
+) -> Result<Uploaded, Error> {
     let header = enc.header().clone();
     let total = plaintext_len.map(|n| enc.message_len(n));
-    let part_size = usize::try_from(plan::part_size(total.unwrap_or(0), eng.settings.part_size))
-        .map_err(|_| Error::Internal("part size too large"))?;
+    let earlier = resume.as_ref().and_then(|r| r.earlier.clone());
+    let planned = match &earlier {
+        Some(e) => e.part_size,
+        None => plan::part_size(total.unwrap_or(0), eng.settings.part_size),
+    };
+    let part_size = usize::try_from(planned).map_err(|_| Error::Internal("part size too large"))?;
     let threshold = usize::try_from(eng.settings.multipart_threshold.max(1)).unwrap_or(usize::MAX);
     // Sized for what is expected, so that a small file does not get a part-sized buffer.
     let first = total.map_or(part_size, |t| {
@@ -155,8 +216,22 @@ pub async fn upload<E: Exec, S: Source>(
         let permit = eng.budget.acquire().await;
         p.fill(&eng.exec, threshold).await.map(|()| permit)
     };
-    let permit = cancellable(cancel, first).await?;
-    if p.ended() && p.pending.len() <= threshold {
+    let permit = match cancellable(cancel, first).await {
+        Ok(permit) => permit,
+        // A resumed upload exists already: kept or aborted like any later failure.
+        Err(e) => {
+            return Err(match &earlier {
+                Some(ea) if keeps(&e, cancel) => Error::Suspended {
+                    error: Box::new(e),
+                    upload_id: ea.upload_id.clone(),
+                    stored: ea.stored.len() as u32,
+                },
+                Some(ea) => abort_after(eng, bucket, key, ea.upload_id.clone(), e).await,
+                None => e,
+            });
+        }
+    };
+    if resume.is_none() && p.ended() && p.pending.len() <= threshold {
         let data = Bytes::from(std::mem::take(&mut p.pending));
         let len = data.len() as u64;
         let put = async {
@@ -174,22 +249,44 @@ pub async fn upload<E: Exec, S: Source>(
         });
     }
 
-    let id = cancellable(cancel, async {
-        Ok(eng
-            .client
-            .create_multipart_upload(bucket, key, None)
-            .await?)
-    })
-    .await?;
+    let id = match &earlier {
+        Some(e) => e.upload_id.clone(),
+        None => {
+            let id = cancellable(cancel, async {
+                Ok(eng
+                    .client
+                    .create_multipart_upload(bucket, key, None)
+                    .await?)
+            })
+            .await?;
+            if let Some(r) = &resume
+                && let Err(e) = r.journal.started(&id, planned)
+            {
+                return Err(abort_after(eng, bucket, key, id, e).await);
+            }
+            id
+        }
+    };
+    let journal = resume.as_ref().map(|r| r.journal);
+    let stored_before = earlier.map(|e| e.stored).unwrap_or_default();
     let mut in_flight = FuturesUnordered::new();
+    // A part stored by an earlier run is not sent again (its bytes are the same).
     let send = |n: u32, data: Bytes, permit: Permit| {
         let id = id.as_str();
+        let len = data.len() as u64;
+        let kept = stored_before
+            .get(&n)
+            .filter(|(_, size)| size.is_none_or(|s| s == len))
+            .map(|(etag, _)| etag.clone());
         async move {
-            let len = data.len() as u64;
+            if let Some(etag) = kept {
+                drop(permit);
+                return Ok((n, etag, len, false));
+            }
             let body = eng.body(data).await;
             let r = eng.client.upload_part(bucket, key, id, n, body).await;
             drop(permit);
-            r.map(|etag| (n, etag, len))
+            r.map(|etag| (n, etag, len, true))
         }
     };
     let Some((n, data)) = p.cut(part_size) else {
@@ -197,13 +294,15 @@ pub async fn upload<E: Exec, S: Source>(
     };
     in_flight.push(send(n, data, permit));
     let mut done: Vec<(u32, String)> = Vec::new();
+    // Whether a failure may keep the upload for a later run (not after the journal failed).
+    let mut keepable = journal.is_some();
     type Next<'a, S> = Pin<Box<dyn Future<Output = (Producer<S>, NextPart)> + 'a>>;
     type NextPart = Result<Option<(u32, Bytes, Permit)>, Error>;
     let mut next: Option<Next<'_, S>> = Some(Box::pin(produce(p, eng, part_size)));
     let mut back: Option<Producer<S>> = None;
     enum Event<P> {
         Cancelled,
-        Sent(Result<(u32, String, u64), cse_s3::S3Error>),
+        Sent(Result<(u32, String, u64, bool), cse_s3::S3Error>),
         Produced(P),
     }
     let mut watch = cancel.watch();
@@ -228,8 +327,15 @@ pub async fn upload<E: Exec, S: Source>(
         .await;
         match event {
             Event::Cancelled => break Err(Error::Cancelled),
-            Event::Sent(Ok((n, etag, len))) => {
+            Event::Sent(Ok((n, etag, len, sent))) => {
                 progress.bytes(len);
+                if sent
+                    && let Some(j) = journal
+                    && let Err(e) = j.stored(n, &etag)
+                {
+                    keepable = false;
+                    break Err(e);
+                }
                 done.push((n, etag));
             }
             Event::Sent(Err(e)) => break Err(e.into()),
@@ -249,6 +355,7 @@ pub async fn upload<E: Exec, S: Source>(
         }
     };
     drop(next);
+    let keep = |e: &Error| keepable && keeps(e, cancel);
     let outcome = match outcome {
         Ok(()) => {
             done.sort_by_key(|(n, _)| *n);
@@ -258,6 +365,8 @@ pub async fn upload<E: Exec, S: Source>(
                 .map(|_| ())
                 .map_err(Error::from)
         }
+        // Kept: parts still in flight are dropped (a later run sends them again).
+        Err(e) if keep(&e) => Err(e),
         Err(e) => {
             // Parts already sent finish first: a part stored after the abort would stay.
             while in_flight.next().await.is_some() {}
@@ -266,16 +375,18 @@ pub async fn upload<E: Exec, S: Source>(
     };
     drop(in_flight);
     if let Err(error) = outcome {
-        return Err(
-            match eng.client.abort_multipart_upload(bucket, key, &id).await {
-                Ok(()) => error,
-                Err(abort) => Error::Unaborted {
-                    error: Box::new(error),
-                    upload_id: id,
-                    abort,
-                },
-            },
-        );
+        if keep(&error) {
+            return Err(Error::Suspended {
+                error: Box::new(error),
+                upload_id: id,
+                stored: stored_before
+                    .keys()
+                    .chain(done.iter().map(|(n, _)| n))
+                    .collect::<std::collections::BTreeSet<_>>()
+                    .len() as u32,
+            });
+        }
+        return Err(abort_after(eng, bucket, key, id, error).await);
     }
     let p = back.ok_or(Error::Internal("the producer did not come back"))?;
     Ok(Uploaded {
@@ -284,6 +395,34 @@ pub async fn upload<E: Exec, S: Source>(
         message: p.message,
         parts: done.len() as u32,
     })
+}
+
+/// Whether a resumable upload keeps its parts after `e`: the store out of reach (longer than
+/// the retries last) or a suspend; an answer from the store, a local failure or a refusal
+/// aborts it as without resume.
+fn keeps(e: &Error, cancel: &crate::Cancel) -> bool {
+    match e {
+        Error::Cancelled => cancel.keeps_work(),
+        e => e.class() == crate::ErrorClass::Network,
+    }
+}
+
+/// Aborts the multipart upload `id` after `error`; the error to report.
+async fn abort_after<E: Exec>(
+    eng: &Engine<E>,
+    bucket: &str,
+    key: &str,
+    id: String,
+    error: Error,
+) -> Error {
+    match eng.client.abort_multipart_upload(bucket, key, &id).await {
+        Ok(()) => error,
+        Err(abort) => Error::Unaborted {
+            error: Box::new(error),
+            upload_id: id,
+            abort,
+        },
+    }
 }
 
 /// Runs `f` unless the cancel flag is set first.

@@ -23,6 +23,17 @@ pub struct UploadInfo {
     pub initiated: String,
 }
 
+/// A part stored under an unfinished multipart upload.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PartInfo {
+    /// Its number (from 1).
+    pub number: u32,
+    /// Its ETag, when the server gives one.
+    pub etag: Option<String>,
+    /// Its size in bytes, when the server gives one.
+    pub size: Option<u64>,
+}
+
 /// Part size for a multipart upload of `total` bytes: at least `wanted` (and 5 MiB), grown in
 /// whole MiB until the upload fits in 10 000 parts.
 pub fn plan_part_size(total: u64, wanted: u64) -> u64 {
@@ -129,6 +140,62 @@ impl Client {
         match self.send(req).await {
             Err(e) if e.code() == Some("NoSuchUpload") => Ok(()),
             other => other.map(drop),
+        }
+    }
+
+    /// The parts stored under an unfinished upload, every page. An upload that is gone
+    /// answers the service error `NoSuchUpload`.
+    pub async fn list_parts(
+        &self,
+        bucket: &str,
+        key: &str,
+        upload_id: &str,
+    ) -> Result<Vec<PartInfo>, S3Error> {
+        let mut all: Vec<PartInfo> = Vec::new();
+        let mut marker: Option<String> = None;
+        loop {
+            let mut req = Request::new("GET", bucket, Some(key)).query("uploadId", upload_id);
+            if let Some(m) = &marker {
+                req = req.query("part-number-marker", m.clone());
+            }
+            let op = req.describe();
+            let resp = self.send(req).await?;
+            let root = resp.xml("ListPartsResult", &op)?;
+            for p in root.all("Part") {
+                let number = p
+                    .text_of("PartNumber")
+                    .and_then(|n| n.parse().ok())
+                    .filter(|n| (1..=MAX_PARTS as u32).contains(n))
+                    .ok_or_else(|| S3Error::Protocol {
+                        operation: op.clone(),
+                        detail: "a part without a valid PartNumber".into(),
+                    })?;
+                all.push(PartInfo {
+                    number,
+                    etag: p
+                        .text_of("ETag")
+                        .filter(|e| !e.is_empty())
+                        .map(str::to_string),
+                    size: p.text_of("Size").and_then(|n| n.parse().ok()),
+                });
+            }
+            if all.len() as u64 > MAX_PARTS {
+                return Err(S3Error::Protocol {
+                    operation: op,
+                    detail: "more than 10 000 parts listed".into(),
+                });
+            }
+            let next = root.text_of("NextPartNumberMarker").unwrap_or_default();
+            if root.text_of("IsTruncated") != Some("true") || next.is_empty() {
+                return Ok(all);
+            }
+            if marker.as_deref() == Some(next) {
+                return Err(S3Error::Protocol {
+                    operation: op,
+                    detail: "the listing gave the same marker twice".into(),
+                });
+            }
+            marker = Some(next.to_string());
         }
     }
 
