@@ -185,15 +185,18 @@ struct Body {
     key: GcmKey,
     next_seq: u32,
     verify: Option<(Verifier, MessageHash)>,
-    /// Plaintext of the last frame (or non-framed content) of a signed message, held until
-    /// the signature verifies.
+    /// Signed messages: plaintext of the last authenticated frame (then of the last regular
+    /// frame and the final frame, or of the non-framed content), held until a later frame
+    /// authenticates or the signature verifies. So the whole plaintext is never out before
+    /// the signature verified, even when the final frame is empty.
     held: Zeroizing<Vec<u8>>,
 }
 
 /// Decrypts one message, whatever size pieces it arrives in.
 ///
 /// Feed bytes with [`Decryptor::update`]; it appends only authenticated plaintext to the
-/// output. For signed suites the final frame is held until the footer signature verifies.
+/// output. For signed suites the last frame that holds plaintext is held until the footer
+/// signature verifies (a regular frame is released once the next frame authenticated).
 /// **[`Decryptor::finish`] must be called** at the end of input: it is what reports a
 /// truncated message. Plaintext of regular frames is released once its tag verifies; if a
 /// later check fails, the caller must discard what was released (the std helpers do).
@@ -513,7 +516,8 @@ impl<K: Keyring> Decryptor<K> {
             Part::Frame
         };
         body::body_aad(&mut self.aad, &header.message_id, part, seq, u64::from(len));
-        let hold = is_final && body.verify.is_some();
+        // Signed: into `held`, after what it already holds.
+        let hold = body.verify.is_some();
         let dst: &mut Vec<u8> = if hold { &mut body.held } else { out };
         let start = dst.len();
         dst.extend_from_slice(ct);
@@ -524,6 +528,11 @@ impl<K: Keyring> Decryptor<K> {
         {
             dst.truncate(start);
             return Err(Error::FrameAuthentication { sequence: seq });
+        }
+        // A regular frame authenticated: the frame held before it is released.
+        if hold && !is_final && start > 0 {
+            out.extend_from_slice(&body.held[..start]);
+            body.held.drain(..start);
         }
         if let Some((_, h)) = &mut body.verify {
             h.update(&data[..used]);
@@ -570,6 +579,11 @@ impl<K: Keyring> Decryptor<K> {
         }
         let first = body.next_seq;
         let frames = &data[..n * per];
+        // Signed: the frame held so far goes out before the run (the run's frames carry
+        // plaintext, so a failure among them still keeps some back); the run's last frame is
+        // held instead.
+        out.extend_from_slice(&body.held);
+        body.held.clear();
         let start = out.len();
         out.resize(start + n * f, 0);
         let hash = body.verify.as_mut().map(|(_, h)| h);
@@ -587,6 +601,12 @@ impl<K: Keyring> Decryptor<K> {
             return Err(Error::FrameAuthentication {
                 sequence: first + i as u32,
             });
+        }
+        if body.verify.is_some() {
+            let last = out.len() - f;
+            body.held.extend_from_slice(&out[last..]);
+            zeroize::Zeroize::zeroize(&mut out[last..]);
+            out.truncate(last);
         }
         body.next_seq = expect;
         Ok(n * per)

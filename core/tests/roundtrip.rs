@@ -377,3 +377,27 @@ fn header_size_limit_applies_however_the_header_arrives() {
         assert!(cse_core::decrypt(keyring(), config, &message).is_ok());
     }
 }
+
+/// A signed message whose plaintext fills its last regular frame ends with an empty final
+/// frame: the last regular frame is then what stays held until the signature verifies, so a
+/// bad signature never leaves the whole plaintext released (whole, or in small pieces).
+#[test]
+fn a_bad_signature_after_an_empty_final_frame_keeps_the_last_frame_back() {
+    for suite in AlgorithmSuite::ALL.iter().filter(|s| s.is_signed()) {
+        let config = EncryptConfig {
+            commitment_policy: policy_for(*suite),
+            suite: Some(*suite),
+            frame_length: 64,
+            ..Default::default()
+        };
+        let plaintext = [9u8; 64 * 5];
+        let (mut message, _) = encrypt_in_pieces(&config, &plaintext, 100);
+        let n = message.len();
+        message[n - 1] ^= 1;
+        for piece in [1, 7, 64 + 32, 1 << 20] {
+            let (out, r) = decrypt_in_pieces(&message, piece);
+            assert!(r.is_err(), "{suite} in pieces of {piece}");
+            assert_eq!(out, plaintext[..64 * 4], "{suite} in pieces of {piece}");
+        }
+    }
+}
