@@ -15,6 +15,7 @@ use crate::error::{Failure, Kind, say, shown, tell};
 use crate::keys::{KeySpec, key_path};
 use crate::local::{decrypt_config, encrypt_config};
 use crate::output::Sink;
+use crate::resume;
 use crate::s3url::parse_s3_url;
 use crate::settings::{FileConfig, s3_config};
 use crate::transfer::{Bars, FileSink, ReadSource, Threads, bars_shown};
@@ -160,9 +161,23 @@ pub async fn run(cli: &Cli, file: &FileConfig, filters: Vec<Filter>) -> Result<(
         Command::Mpu(MpuCommand::Ls { target, transfer }) => {
             let (bucket, prefix) = s3_target(target)?;
             let c = client(cli, file, transfer)?;
+            let local = local_states(&c, bucket);
             for u in c.list_multipart_uploads(bucket, prefix).await? {
+                // An upload cse can continue says from which file, and how far it got.
+                let state = local
+                    .iter()
+                    .find(|l| l.key == u.key && l.upload_id == u.upload_id)
+                    .map(|l| {
+                        format!(
+                            "\tresumable from {} ({} parts stored; state {})",
+                            shown(&l.source),
+                            l.parts,
+                            shown(&l.path.display())
+                        )
+                    })
+                    .unwrap_or_default();
                 tell(&format!(
-                    "{}\t{}\t{}",
+                    "{}\t{}\t{}{state}",
                     shown(&u.key),
                     shown(&u.upload_id),
                     shown(&u.initiated)
@@ -188,8 +203,12 @@ pub async fn run(cli: &Cli, file: &FileConfig, filters: Vec<Filter>) -> Result<(
                     .collect(),
                 (None, false) => return Err(Failure::config("give --upload-id ID or --all")),
             };
+            let local = local_states(&c, bucket);
             for (k, id) in uploads {
                 c.abort_multipart_upload(bucket, &k, &id).await?;
+                for l in local.iter().filter(|l| l.key == k && l.upload_id == id) {
+                    let _ = std::fs::remove_file(&l.path);
+                }
                 if !quiet {
                     tell(&format!(
                         "abort: {} {}",
@@ -204,6 +223,17 @@ pub async fn run(cli: &Cli, file: &FileConfig, filters: Vec<Filter>) -> Result<(
             Err(Failure::other("internal: local command on the S3 path"))
         }
     }
+}
+
+/// The resumable uploads recorded on this machine for `bucket` at `c`'s endpoint.
+fn local_states(c: &Client, bucket: &str) -> Vec<resume::Listed> {
+    let Ok(dir) = resume::state_dir() else {
+        return Vec::new();
+    };
+    resume::list(&dir)
+        .into_iter()
+        .filter(|l| l.endpoint == c.config().endpoint && l.bucket == bucket)
+        .collect()
 }
 
 async fn ls(c: &Client, bucket: &str, prefix: &str, recursive: bool) -> Result<(), Failure> {
@@ -422,6 +452,15 @@ async fn cp(
                 &args.commitment,
             )?;
             let stdin = args.src == "-";
+            let resumable = !stdin && !args.transfer.no_resume;
+            let settings_id = if resumable {
+                let recipients = spec.recipients_id(&args.public_key, file)?;
+                use sha2::Digest as _;
+                hex::encode(sha2::Sha256::digest(format!("{recipients}\0{config:?}")))
+            } else {
+                String::new()
+            };
+            let settings_id = &settings_id;
             let sources = local_sources(&args.src, args.recursive, filters)?;
             let name = move |path: &Path| {
                 if stdin {
@@ -435,22 +474,79 @@ async fn cp(
                 let shown_src = name(&path);
                 let (keyring, config, bars) = (keyring.clone(), config.clone(), &bars);
                 async move {
-                    let (input, len): (Box<dyn std::io::Read + Send>, _) = if stdin {
-                        (Box::new(std::io::stdin()), None)
+                    let target = format!("s3://{bucket}/{key}");
+                    let (input, len, resume): (Box<dyn std::io::Read + Send>, _, _) = if stdin {
+                        (Box::new(std::io::stdin()), None, None)
                     } else {
-                        let f = std::fs::File::open(&path).map_err(|e| {
+                        let mut f = std::fs::File::open(&path).map_err(|e| {
                             Failure::other(format!("{}: {e}", shown(&path.display())))
                         })?;
                         let len = f.metadata().ok().map(|m| m.len());
-                        (Box::new(f), len)
+                        // Only uploads in parts can continue; a single PUT starts over.
+                        let resume = match len {
+                            Some(n) if resumable && n > eng.settings.multipart_threshold => {
+                                let source = std::path::absolute(&path).map_err(|e| {
+                                    Failure::other(format!("{}: {e}", shown(&path.display())))
+                                })?;
+                                let fingerprint = resume::Fingerprint::of(&mut f).map_err(|e| {
+                                    Failure::other(format!("{}: {e}", shown(&path.display())))
+                                })?;
+                                Some((source, fingerprint))
+                            }
+                            _ => None,
+                        };
+                        (Box::new(f), len, resume)
                     };
-                    let enc = eng
-                        .exec
-                        .run(move || Encryptor::new(&*keyring, &config))
-                        .await
-                        .map_err(|e| Failure::message(e, None))?;
+                    let provider = config.provider;
+                    let prepared = match resume {
+                        None => None,
+                        Some((source, fingerprint)) => Some(
+                            resume_or_start(
+                                eng,
+                                bucket,
+                                &key,
+                                &source,
+                                fingerprint,
+                                settings_id,
+                                provider,
+                                &shown_src,
+                            )
+                            .await?,
+                        ),
+                    };
+                    let (enc, state, earlier) = match prepared {
+                        Some(Prepared::Resume(resumed)) => {
+                            let (state, enc, earlier) = *resumed;
+                            (enc, Some(state), Some(earlier))
+                        }
+                        Some(Prepared::Start(dir, source, fingerprint)) => {
+                            let (enc, secret) = eng
+                                .exec
+                                .run(move || Encryptor::new_resumable(&*keyring, &config))
+                                .await
+                                .map_err(|e| Failure::message(e, None))?;
+                            let target = resume::Target {
+                                endpoint: &eng.client.config().endpoint,
+                                bucket,
+                                key: &key,
+                                source: &source,
+                                fingerprint,
+                                settings: settings_id.clone(),
+                            };
+                            let state = resume::Upload::new(&dir, target, &secret)?;
+                            (enc, Some(state), None)
+                        }
+                        None => {
+                            let enc = eng
+                                .exec
+                                .run(move || Encryptor::new(&*keyring, &config))
+                                .await
+                                .map_err(|e| Failure::message(e, None))?;
+                            (enc, None, None)
+                        }
+                    };
                     bars.started(&shown_src, len.map(|n| enc.message_len(n)));
-                    let up = cse_transfer::upload(
+                    let up = cse_transfer::upload_resumable(
                         eng,
                         bucket,
                         &key,
@@ -458,12 +554,35 @@ async fn cp(
                         ReadSource::new(input, len),
                         len.or(plan.expected_size),
                         bars,
+                        state.as_ref().map(|s| cse_transfer::Resumable {
+                            journal: s,
+                            earlier,
+                        }),
                     )
                     .await;
                     bars.finished(&shown_src, up.is_ok());
+                    if let Some(state) = &state
+                        && !matches!(up, Err(cse_transfer::Error::Suspended { .. }))
+                    {
+                        // Completed, or aborted: nothing to continue.
+                        state.remove();
+                    }
                     let up = up.map_err(|e| {
-                        Failure::transfer(e, None)
-                            .context(shown(&format!("{shown_src} to s3://{bucket}/{key}")))
+                        let hint = match &e {
+                            cse_transfer::Error::Suspended { upload_id, .. } => Some(format!(
+                                "run the same command again to continue it, or discard it \
+                                 with `cse mpu abort {} --upload-id {}`",
+                                shown(&target),
+                                shown(upload_id)
+                            )),
+                            _ => None,
+                        };
+                        let f = Failure::transfer(e, None)
+                            .context(shown(&format!("{shown_src} to {target}")));
+                        match hint {
+                            Some(h) => f.with_hint(h),
+                            None => f,
+                        }
                     })?;
                     Ok(Some(format!(
                         "upload: {} to {} ({} bytes encrypted into {}, suite {}{})",
@@ -620,6 +739,121 @@ fn relative_key<'k>(key: &'k str, prefix: &str, bucket: &str) -> Result<&'k str,
             ),
         )
     })
+}
+
+/// How a resumable file upload begins.
+enum Prepared {
+    /// Continue the upload in this state, with the encryptor made again and what is stored.
+    Resume(Box<(resume::Upload, Encryptor, cse_transfer::Earlier)>),
+    /// A new upload whose state goes into this directory.
+    Start(PathBuf, PathBuf, resume::Fingerprint),
+}
+
+/// Finds the state of an interrupted upload of `source` to `bucket/key` and checks it with
+/// the server: continue it, or start over (saying why, after aborting a stale upload).
+#[allow(
+    clippy::too_many_arguments,
+    reason = "one upload's identity and settings"
+)]
+async fn resume_or_start<E: Exec>(
+    eng: &Engine<E>,
+    bucket: &str,
+    key: &str,
+    source: &Path,
+    fingerprint: resume::Fingerprint,
+    settings: &str,
+    provider: cse_core::crypto::CryptoProvider,
+    shown_src: &str,
+) -> Result<Prepared, Failure> {
+    let dir = resume::state_dir()?;
+    let target = resume::Target {
+        endpoint: &eng.client.config().endpoint,
+        bucket,
+        key,
+        source,
+        fingerprint: fingerprint.clone(),
+        settings: settings.to_string(),
+    };
+    let start = |why: Option<&str>| {
+        if let Some(why) = why {
+            say(&format!("cse: {}: {why}; starting over", shown(&shown_src)));
+        }
+        Ok(Prepared::Start(
+            dir.clone(),
+            source.to_path_buf(),
+            fingerprint.clone(),
+        ))
+    };
+    let state = match resume::find(&dir, &target)? {
+        resume::Found::Nothing => return start(None),
+        resume::Found::Stale { upload_id, reason } => {
+            if let Some(id) = upload_id {
+                let _ = eng.client.abort_multipart_upload(bucket, key, &id).await;
+            }
+            return start(Some(reason));
+        }
+        resume::Found::Resume(state) => *state,
+    };
+    let enc = state.secret().and_then(|secret| {
+        Encryptor::resume(&secret, provider).map_err(|e| {
+            Failure::new(
+                Kind::Config,
+                format!(
+                    "{}: {}; remove it (cse mpu abort) or use --no-resume",
+                    shown(&state.path().display()),
+                    shown(&e)
+                ),
+            )
+        })
+    })?;
+    let (upload_id, part_size, parts) = state.earlier();
+    let listed = match eng.client.list_parts(bucket, key, &upload_id).await {
+        Err(e) if e.code() == Some("NoSuchUpload") => None,
+        other => Some(other?),
+    };
+    let on_server: std::collections::BTreeMap<u32, cse_s3::PartInfo> = listed
+        .unwrap_or_default()
+        .into_iter()
+        .map(|p| (p.number, p))
+        .collect();
+    // A server that lists none of the parts we stored does not have the upload any more.
+    if (on_server.is_empty() && !parts.is_empty()) || part_size == 0 {
+        state.remove();
+        let _ = eng
+            .client
+            .abort_multipart_upload(bucket, key, &upload_id)
+            .await;
+        return start(Some("the interrupted upload is no longer on the server"));
+    }
+    let stored: std::collections::BTreeMap<u32, (String, Option<u64>)> = parts
+        .into_iter()
+        .filter_map(|(n, etag)| {
+            let p = on_server.get(&n)?;
+            // An ETag the server lists must be the one we recorded.
+            if p.etag
+                .as_ref()
+                .is_some_and(|e| e.trim_matches('"') != etag.trim_matches('"'))
+            {
+                return None;
+            }
+            Some((n, (etag, p.size)))
+        })
+        .collect();
+    state.retain(|n| stored.contains_key(&n));
+    say(&format!(
+        "cse: {}: continuing the interrupted upload ({} parts stored)",
+        shown(&shown_src),
+        stored.len()
+    ));
+    Ok(Prepared::Resume(Box::new((
+        state,
+        enc,
+        cse_transfer::Earlier {
+            upload_id,
+            part_size,
+            stored,
+        },
+    ))))
 }
 
 /// Local files to upload with their paths relative to the source (for key names).

@@ -170,6 +170,22 @@ impl Failure {
                 ));
                 f
             }
+            T::Suspended {
+                error,
+                upload_id,
+                stored,
+            } => {
+                let mut f = Self::transfer(*error, keyring);
+                f.message = format!(
+                    "{}; the upload is kept for later ({stored} parts stored)",
+                    f.message
+                );
+                f.hint = Some(format!(
+                    "run the same command again to continue it, or discard it with                      `cse mpu abort s3://BUCKET/KEY --upload-id {}`",
+                    shown(&upload_id)
+                ));
+                f
+            }
             other => Self::new(Self::kind_of(other.class()), other.to_string()),
         }
     }

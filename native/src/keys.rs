@@ -68,14 +68,7 @@ impl KeySpec {
     /// `--key-name` or S3RSAKey) or `NAME=PATH` (that recipient's data key is named NAME).
     /// The message carries one encrypted data key per recipient.
     pub fn encrypting(&self, given: &[String], file: &FileConfig) -> Result<MultiKeyring, Failure> {
-        let mut values: Vec<String> = given.to_vec();
-        if values.is_empty() {
-            values.extend(file.public_key.iter().map(|p| p.display().to_string()));
-            values.extend(file.public_keys.iter().cloned());
-        }
-        if values.is_empty() {
-            values.push("public_key.pem".into());
-        }
+        let values = recipient_values(given, file);
         let mut keyrings: Vec<Box<dyn Keyring>> = Vec::with_capacity(values.len());
         for value in &values {
             let (name, path) = recipient(value);
@@ -103,6 +96,38 @@ impl KeySpec {
         };
         keyring.map_err(|e| Failure::message(e, None).context(path.display()))
     }
+
+    /// SHA-256 (hex) of what decides who can open an upload: the key names, the padding and
+    /// each recipient's public key file, in order.
+    pub fn recipients_id(&self, given: &[String], file: &FileConfig) -> Result<String, Failure> {
+        use sha2::Digest;
+        let mut h = sha2::Sha256::new();
+        h.update(format!(
+            "{}\0{}\0{:?}\0",
+            self.namespace, self.name, self.padding
+        ));
+        for value in recipient_values(given, file) {
+            let (name, path) = recipient(&value);
+            let pem = read_key(&path, "public")?;
+            h.update(format!("{}\0{}\0", name.unwrap_or(&self.name), pem.len()));
+            h.update(&pem[..]);
+        }
+        Ok(hex::encode(h.finalize()))
+    }
+}
+
+/// The recipients' values (`[NAME=]PEM`): given, else from the config file, else
+/// `public_key.pem`.
+fn recipient_values(given: &[String], file: &FileConfig) -> Vec<String> {
+    let mut values: Vec<String> = given.to_vec();
+    if values.is_empty() {
+        values.extend(file.public_key.iter().map(|p| p.display().to_string()));
+        values.extend(file.public_keys.iter().cloned());
+    }
+    if values.is_empty() {
+        values.push("public_key.pem".into());
+    }
+    values
 }
 
 /// `NAME=PATH` or `PATH`. A value naming an existing file is a path even if it holds `=`.

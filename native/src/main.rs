@@ -9,6 +9,7 @@ mod inspect;
 mod keys;
 mod local;
 mod output;
+mod resume;
 mod s3url;
 mod settings;
 mod signal;

@@ -89,7 +89,13 @@ pub fn install() -> Result<(), Failure> {
     tokio::spawn(async move {
         let name = stops.next().await;
         let _ = tx.send(true);
-        cancel().cancel();
+        // Ctrl-C throws the work away; SIGTERM and SIGHUP (the machine or the session going
+        // away) keep what can continue later: a resumable upload.
+        if exit_status() == 130 {
+            cancel().cancel();
+        } else {
+            cancel().suspend();
+        }
         say(&format!(
             "cse: {name}; cleaning up (a second signal or Ctrl-C quits at once)"
         ));

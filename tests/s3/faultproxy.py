@@ -25,8 +25,8 @@ NotImplemented (s3s-fs does): give `uploads_root`, the server's data folder,
 and the proxy answers such requests from the s3s-fs files of unfinished
 uploads, after the server has checked the request's signature.
 
-Every request is logged in `FaultProxy.log` as a dict: method, target, action
-and the Range header if any.
+Every request is logged in `FaultProxy.log` as a dict: method, target, action,
+the Range header if any and the Content-Length of its body (0 without one).
 """
 
 from __future__ import annotations
@@ -340,6 +340,13 @@ class FaultProxy:
     def __exit__(self, *exc):
         self.stop()
 
+    def reset(self, rules=()):
+        """Replaces the rules and empties the log: the same endpoint for a next run."""
+        with self._lock:
+            self.rules = list(rules)
+            self.log.clear()
+        return self
+
     def count(self, shape=ANY, action: str | None = None) -> int:
         """How many logged requests have this shape (and, if given, this action)."""
         rule = Rule(shape)
@@ -403,7 +410,15 @@ class FaultProxy:
                             action = rule.action
                             rule_delay = rule.delay
                             break
-                    self.log.append({"method": method, "target": target, "action": action, "range": headers.get("range")})
+                    self.log.append(
+                        {
+                            "method": method,
+                            "target": target,
+                            "action": action,
+                            "range": headers.get("range"),
+                            "length": int(headers.get("content-length") or 0),
+                        }
+                    )
 
                 if headers.get("expect", "").lower() == "100-continue":
                     client_sock.sendall(b"HTTP/1.1 100 Continue\r\n\r\n")
