@@ -210,6 +210,17 @@ pub fn error_kind(e: &Error) -> &'static str {
     }
 }
 
+/// The crypto provider a case runs with: every provider this build has, spread over the
+/// cases by a hash of the case id (so each provider meets every kind of case, and a case
+/// always runs with the same one).
+pub fn provider_for(id: &str) -> cse_core::crypto::CryptoProvider {
+    use std::hash::{Hash, Hasher};
+    let all = cse_core::crypto::CryptoProvider::all();
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    id.hash(&mut h);
+    all[(h.finish() % all.len() as u64) as usize]
+}
+
 /// Decrypts `message`, feeding it in pieces of `chunk` bytes (the whole at once if 0).
 /// Returns the released plaintext, the result, and whether the header was authenticated.
 pub fn decrypt_chunked<K: Keyring>(
@@ -305,6 +316,7 @@ impl Case {
             max_encrypted_data_keys: self
                 .max_edks
                 .or(DecryptConfig::default().max_encrypted_data_keys),
+            provider: provider_for(&self.id),
             ..DecryptConfig::default()
         };
         let expected = match (&self.plaintext, invert) {
