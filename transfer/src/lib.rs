@@ -6,6 +6,8 @@
 //! - [`download`]: ranged GETs pinned to the ETag (`If-Match`) into the streaming decryptor;
 //!   the first range alone until the header passed the limits; no further range once the
 //!   decryptor refused; plaintext to a [`Sink`] committed only after the message verified.
+//! - [`inspect`]: what a message's header and size tell, without a key: ranged reads of the
+//!   header (and of a signed message's footer), never the body.
 //! - [`many`]: many objects at once under one [`Budget`] shared by objects and parts; the
 //!   first failure stops new work; a [`Summary`] of what was and was not copied.
 //! - [`Defaults`] and [`ErrorClass`]: one set of defaults, one classification of errors into
@@ -21,6 +23,7 @@ mod budget;
 mod defaults;
 pub mod download;
 mod error;
+pub mod inspect;
 pub mod many;
 pub mod plan;
 pub mod upload;
