@@ -101,6 +101,10 @@ fn transfer_error(e: cse_transfer::Error, key_label: Option<&str>) -> JsValue {
             "this object was encrypted for another key: load the private key matching {}",
             key_label.unwrap_or("the key the message names")
         )),
+        (T::HeaderTooLong { .. }, _) => Some(
+            "the header goes over the page's safety limit, so no more of it was read; the users' messages have headers of about a kilobyte, so it is likely not one of them"
+                .into(),
+        ),
         (T::Message(C::LimitExceeded { limit, .. }), _) => Some(format!(
             "the object goes over a safety limit ({}) before anything was decrypted; the users' messages hold one data key and frames of 4096 bytes, so it is likely not one of them",
             limit.setting()
@@ -515,6 +519,22 @@ impl S3Client {
             &got.header.suite.to_string(),
         ))
     }
+
+    /// What `key`'s message says about itself, with no key and no download: a HEAD, ranged
+    /// GETs of the header (1 MiB at most) and, for a signed message, of its last 140 bytes.
+    /// Resolves to `{key, suite, suiteName, committing, signed, messageVersion, messageId,
+    /// framed, frameLength, headerBytes, messageBytes, plaintextBytes (null when the sizes fit
+    /// no layout), encryptionContext: [[key, value], …], dataKeys: ["namespace/name", …] (at
+    /// most 20), dataKeyCount}`. The header is not authenticated: its text is escaped here,
+    /// and is to be shown as text only.
+    pub async fn inspect(&self, key: String) -> Result<JsValue, JsValue> {
+        let max_header = cse_core::DEFAULT_MAX_HEADER_SIZE as u64;
+        let facts =
+            cse_transfer::inspect::inspect_object(&self.client, &self.bucket, &key, max_header)
+                .await
+                .map_err(|e| transfer_error(e, None))?;
+        Ok(facts_object(&key, &facts))
+    }
 }
 
 impl S3Client {
@@ -529,6 +549,52 @@ impl S3Client {
             exec: Inline,
         }
     }
+}
+
+/// Characters kept of one context key or value (as the tool shows them).
+const SHOWN_CHARS: usize = 1024;
+
+fn facts_object(key: &str, f: &cse_transfer::inspect::Facts) -> JsValue {
+    let h = &f.header;
+    let o = Object::new();
+    let set = |name: &str, value: &JsValue| {
+        let _ = Reflect::set(&o, &name.into(), value);
+    };
+    set("key", &key.into());
+    set("suite", &h.suite.to_string().into());
+    set("suiteName", &h.suite.name().into());
+    set("committing", &h.suite.is_committing().into());
+    set("signed", &h.suite.is_signed().into());
+    set("messageVersion", &h.version().into());
+    set("messageId", &f.message_id_hex().into());
+    set(
+        "framed",
+        &(h.content_type == cse_core::ContentType::Framed).into(),
+    );
+    set("frameLength", &h.frame_length.into());
+    set("headerBytes", &(f.header_len as f64).into());
+    set("messageBytes", &(f.size as f64).into());
+    set(
+        "plaintextBytes",
+        &f.plaintext.map_or(JsValue::NULL, |p| (p as f64).into()),
+    );
+    // Pairs, not an object: a key such as `__proto__` stays a key.
+    let context = Array::new();
+    for (k, v) in &h.encryption_context {
+        let pair = Array::new();
+        pair.push(&cse_core::printable(k, SHOWN_CHARS).into());
+        pair.push(&cse_core::printable(v, SHOWN_CHARS).into());
+        context.push(&pair);
+    }
+    set("encryptionContext", &context);
+    let (shown, _) = f.shown_data_keys();
+    let keys = Array::new();
+    for k in shown {
+        keys.push(&k.into());
+    }
+    set("dataKeys", &keys);
+    set("dataKeyCount", &(h.encrypted_data_keys.len() as f64).into());
+    o.into()
 }
 
 fn result(key: &str, plaintext: u64, message: u64, parts: u32, suite: &str) -> JsValue {

@@ -16,7 +16,8 @@
 // c4 hostile objects (tests/s3/hostile.py rows: refused, short inert error, nothing offered);
 // d wrong secret; e cancel mid-upload; g no CORS rule; h encryption context; i CORS rule
 // without ExposeHeaders ETag; j bad public key file; k remembered settings; l three
-// recipients; m encrypted private keys unlocked with a passphrase.
+// recipients; m encrypted private keys unlocked with a passphrase; n the Inspect view (header
+// facts with ranged GETs only; hostile headers refused or shown as inert text).
 //
 // Upload MB/s shown by the page in this test is not the page's speed: Playwright's network
 // instrumentation copies every request body over CDP (≈ 1 s per 8 MiB part here; a plain
@@ -244,7 +245,7 @@ async function setPicker(mode) {
 async function downloadInPage(key, timeout = 180000) {
   const rows = `#downloads li[data-key="${q(key)}"]`;
   const before = await page.locator(rows).count();
-  await page.click(`#objects tr[data-key="${q(key)}"] button`);
+  await page.click(`#objects tr[data-key="${q(key)}"] button[data-testid="download-button"]`);
   await page.waitForFunction(({ rows, before }) => {
     const all = document.querySelectorAll(rows);
     return all.length > before && !['waiting', 'running'].includes(all[0].dataset.state);
@@ -271,6 +272,61 @@ async function downloadInPage(key, timeout = 180000) {
     if (rec) out.picker = { name: rec.name, bytes: rec.bytes, closed: rec.closed, aborted: rec.aborted };
     return out;
   }, rows);
+}
+
+// Clicks "Inspect" on the listed object and waits for the panel to show its facts (or an
+// error). Gives the panel's state, every text it shows, and the facts by name; with
+// `requests`, also the requests made to the store meanwhile ({method, url, range}).
+async function inspectInPage(key, { timeout = 60000, requests = false } = {}) {
+  await page.evaluate(() => {
+    const p = document.getElementById('inspect-panel');
+    delete p.dataset.state;
+    delete p.dataset.key;
+  });
+  const seen = [];
+  const record = (r) => { if (r.url().startsWith(stack.endpoint)) seen.push(r); };
+  if (requests) page.on('request', record);
+  try {
+    await page.click(`#objects tr[data-key="${q(key)}"] button[data-testid="inspect-button"]`);
+    await page.waitForFunction((k) => {
+      const p = document.getElementById('inspect-panel');
+      return !p.hidden && p.dataset.key === k && ['done', 'error'].includes(p.dataset.state);
+    }, key, { timeout });
+  } finally {
+    if (requests) page.off('request', record);
+  }
+  const out = await page.evaluate(() => {
+    const p = document.getElementById('inspect-panel');
+    const facts = {};
+    for (const dd of p.querySelectorAll('dd[data-fact]')) {
+      const lines = [...dd.querySelectorAll('li')].map((li) => li.textContent);
+      facts[dd.dataset.fact] = { text: dd.textContent, lines, value: dd.dataset.value ?? null };
+    }
+    return {
+      state: p.dataset.state,
+      status: document.getElementById('inspect-status').textContent,
+      texts: [...p.querySelectorAll('h3, p, dt, dd, li')].map((e) => e.textContent),
+      facts,
+      elements: p.querySelectorAll('img, script, a, iframe, object').length,
+    };
+  });
+  out.requests = [];
+  for (const r of seen) {
+    const h = await r.allHeaders();
+    out.requests.push({ method: r.method(), url: r.url(), range: h.range || null });
+  }
+  return out;
+}
+
+// Bytes asked for by ranged GETs; throws if a GET asked for the whole object.
+function rangedBytes(requests) {
+  let total = 0;
+  for (const r of requests.filter((r) => r.method === 'GET')) {
+    const m = /^bytes=(\d+)-(\d+)$/.exec(r.range || '');
+    assert(m, `a GET without a byte range: ${JSON.stringify(r)}`);
+    total += Number(m[2]) - Number(m[1]) + 1;
+  }
+  return total;
 }
 
 // ---------------------------------------------------------------------------- run
@@ -697,6 +753,81 @@ async function main() {
     }
     const stored = await page.evaluate(() => JSON.stringify({ ...localStorage }) + JSON.stringify({ ...sessionStorage }));
     assert(!stored.includes(secret), 'the passphrase is stored nowhere');
+  });
+
+  // n. the Inspect view: header facts without a key and without a download; hostile headers
+  //    refused with a short inert error, or shown as escaped text
+  await testCase('n. inspect: facts of a page upload from ranged GETs only; hostile headers inert', async () => {
+    const controls = /[\u0000-\u001f\u007f-\u009f\u202e]/;
+    const f = path.join(work, 'inspect.bin');
+    const size = 2 * MIB + 321;
+    await randomFile(f, size);
+    await page.fill('#upload-prefix', 'inspect');
+    const up = await uploadInPage(f, 'inspect/inspect.bin');
+    eq(up.state, 'done', `upload (${up.status})`);
+    await listInPage('inspect/');
+    await page.evaluate(() => { window.__cseLastDownload = null; });
+    let r = await inspectInPage('inspect/inspect.bin', { requests: true });
+    eq(r.state, 'done', `panel state (${r.status})`);
+    assert(r.facts.suite?.text.startsWith('0x0578 AES_256_GCM_HKDF_SHA512_COMMIT_KEY_ECDSA_P384 (committing, signed)'), `suite (${r.facts.suite?.text})`);
+    eq(r.facts.plaintext?.value, String(size), 'plaintext bytes shown');
+    eq(JSON.stringify(r.facts['data-keys']?.lines), JSON.stringify(['MyAppKeys/S3RSAKey']), 'data keys shown');
+    eq(r.facts['data-keys']?.value, '1', 'number of data keys');
+    assert(/^[0-9a-f]{64}$/.test(r.facts['message-id']?.text || ''), `message id (${r.facts['message-id']?.text})`);
+    assert(!(await errorBox()), 'no error box');
+    // No key needed, nothing downloaded: a HEAD, then ranged GETs of the header and the
+    // footer's last bytes only.
+    const fetched = rangedBytes(r.requests);
+    const gets = r.requests.filter((x) => x.method === 'GET').length;
+    assert(gets >= 1 && fetched <= 64 * 1024 + 140, `ranged GETs of ${fetched} bytes in ${gets} requests (${JSON.stringify(r.requests)})`);
+    eq(await page.evaluate(() => window.__cseLastDownload ?? null), null, 'no download');
+    console.log(`     ${r.facts.suite.text}; ${r.facts.plaintext.text}; ${r.requests.map((x) => `${x.method} ${x.range || ''}`).join(', ')}`);
+
+    // A header of 3 MiB (65 535 data keys): refused at the page's 1 MiB limit.
+    await putHostile('many-edks', 'inspect/many-edks', keys.pub);
+    await listInPage('inspect/');
+    r = await inspectInPage('inspect/many-edks', { requests: true });
+    eq(r.state, 'error', `panel state (${r.status})`);
+    const e = await errorBox();
+    eq(e?.kind, 'refused', `error kind (${JSON.stringify(e)})`);
+    assert(/longer than 1048576 bytes/.test(e.message), `the error names the limit (${e.message})`);
+    const parts = [e.title, e.message, e.hint];
+    assert(parts.join('').length < 1024 && !parts.some((t) => controls.test(t)), `short inert error (${JSON.stringify(parts)})`);
+    const hostileBytes = rangedBytes(r.requests);
+    assert(hostileBytes <= (64 + 256 + 1024) * 1024, `ranged GETs of ${hostileBytes} bytes`);
+    console.log(`     many-edks: ${e.message} (${hostileBytes} bytes read)`);
+
+    // Terminal escapes and markup in the context and in 30 data keys: shown as text, escaped,
+    // the data keys capped at 20 and counted.
+    const script = `
+import os, struct, sys
+sys.path.insert(0, sys.argv[1])
+import hostile, seed_scripts
+ep, ak, sk, bucket, dst = sys.argv[2:7]
+field = lambda b: struct.pack(">H", len(b)) + b
+key = ("ctx " + hostile.ESC_TEXT).encode()
+value = ('<img src=x onerror="window.__pwned=1">' + hostile.ESC_TEXT).encode()
+context = struct.pack(">H", 1) + field(key) + field(value)
+edks = [hostile.edk(f"{hostile.ESC_TEXT}{i}".encode(), hostile.ESC_BYTES + str(i).encode(), os.urandom(32)) for i in range(30)]
+body = hostile.with_tail(hostile.v2_header(edks, context=context))
+seed_scripts.s3_client(ep, ak, sk).put_object(Bucket=bucket, Key=dst, Body=body)
+`;
+    await tool(PYTHON, ['-c', script, path.dirname(SEED), stack.direct, stack.accessKey, stack.secretKey, BUCKET, 'inspect/escapes'], toolEnv(work));
+    await listInPage('inspect/');
+    r = await inspectInPage('inspect/escapes');
+    eq(r.state, 'done', `panel state (${r.status})`);
+    for (const t of r.texts) assert(!controls.test(t) && t.length < 4096, `inert text (${JSON.stringify(t)})`);
+    const ctx = r.facts.context?.lines || [];
+    eq(ctx.length, 1, `one context pair (${JSON.stringify(ctx)})`);
+    assert(ctx[0].startsWith('ctx \\x1b]0;pwned\\x07') && ctx[0].includes('<img src=x'), `context shown escaped, as text (${ctx[0]})`);
+    eq(r.elements, 0, 'no element made from the header');
+    eq(await page.evaluate(() => window.__pwned ?? null), null, 'no script ran');
+    const shown = r.facts['data-keys']?.lines || [];
+    eq(shown.length, 21, `20 data keys and a count (${JSON.stringify(shown)})`);
+    eq(shown[20], 'and 10 more', 'the rest counted');
+    eq(r.facts['data-keys']?.value, '30', 'number of data keys');
+    assert(shown[0].startsWith('\\x1b]0;pwned'), `data key escaped (${shown[0]})`);
+    console.log(`     escapes: ${ctx[0].slice(0, 100)}; ${shown[0].slice(0, 60)}`);
   });
 }
 

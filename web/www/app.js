@@ -2,9 +2,11 @@
 // No framework and no inline code (the page's CSP allows only scripts from this folder).
 //
 // Test hooks (harmless to users): every transfer row carries data-key and data-state
-// (waiting, running, done, error, cancelled); the error box carries data-kind; after a
-// verified download window.__cseLastDownload = { key, name, size, via, blob? } (blob when
-// the chunks were collected in memory).
+// (waiting, running, done, error, cancelled); the error box carries data-kind; the inspect
+// panel carries data-key and data-state (running, done, error), and each fact data-fact
+// (sizes and the number of data keys also data-value); after a verified download
+// window.__cseLastDownload = { key, name, size, via, blob? } (blob when the chunks were
+// collected in memory).
 
 import init, { S3Client, encryptBuffer, isEncryptedPrivateKey, unlockPrivateKey, version } from './pkg/cse_web.js';
 
@@ -379,8 +381,98 @@ function objectRow(o) {
   button.dataset.testid = 'download-button';
   button.setAttribute('aria-label', `Download and decrypt ${o.key}`);
   button.addEventListener('click', () => download(o.key));
-  td.append(button);
+  const look = document.createElement('button');
+  look.type = 'button';
+  look.className = 'secondary';
+  look.textContent = 'Inspect';
+  look.dataset.testid = 'inspect-button';
+  look.setAttribute('aria-label', `Inspect ${inert(o.key)} (header only, no key)`);
+  look.addEventListener('click', () => inspect(o.key));
+  td.append(button, ' ', look);
   return tr;
+}
+
+// ------------------------------------------------------------------------ inspect
+
+// The latest Inspect click wins: an older answer arriving late is dropped.
+let inspecting = 0;
+
+// What the object's header says, read without a key and without downloading the object (a
+// HEAD, ranged GETs of the header, a signed message's last bytes). The header is not
+// authenticated: every string from it is shown as text, through inert().
+async function inspect(key) {
+  clearError();
+  const ticket = ++inspecting;
+  const panel = $('inspect-panel');
+  const status = $('inspect-status');
+  panel.hidden = false;
+  panel.dataset.key = key;
+  panel.dataset.state = 'running';
+  $('inspect-title').textContent = `Inspect: ${inert(key)}`;
+  status.textContent = 'reading the header…';
+  $('inspect-facts').replaceChildren();
+  try {
+    const facts = await client().inspect(key);
+    if (ticket !== inspecting) return;
+    $('inspect-facts').replaceChildren(...factRows(facts));
+    status.textContent = 'read from the header without a key; nothing was downloaded or decrypted, and nothing here is verified';
+    panel.dataset.state = 'done';
+  } catch (err) {
+    if (ticket !== inspecting) return;
+    status.textContent = `failed: ${plainMessage(err)}`;
+    panel.dataset.state = 'error';
+    showError(err, `Inspect of ${inert(key)}`);
+  }
+}
+
+function factRows(f) {
+  const rows = [];
+  // One fact: a line of text, or (an array) a list of lines.
+  const fact = (name, label, value) => {
+    const dt = document.createElement('dt');
+    dt.textContent = inert(label);
+    const dd = document.createElement('dd');
+    dd.dataset.fact = name;
+    if (Array.isArray(value)) {
+      const ul = document.createElement('ul');
+      for (const line of value) {
+        const li = document.createElement('li');
+        li.textContent = inert(String(line));
+        ul.append(li);
+      }
+      dd.append(ul);
+    } else {
+      dd.textContent = inert(String(value));
+    }
+    rows.push(dt, dd);
+    return dd;
+  };
+  const bytes = (n) => `${n} bytes${n >= 1024 ? ` (${fmtSize(n)})` : ''}`;
+  fact('suite', 'Suite', `${f.suite} ${f.suiteName} (${f.committing ? 'committing' : 'not committing'}, ${f.signed ? 'signed' : 'not signed'})`);
+  fact('message-id', 'Message id', f.messageId);
+  fact('body', 'Body', f.framed
+    ? `framed, frames of ${f.frameLength} bytes (format version ${f.messageVersion})`
+    : `non-framed (format version ${f.messageVersion})`);
+  fact('header', 'Header', bytes(f.headerBytes)).dataset.value = String(f.headerBytes);
+  fact('message', 'Object', bytes(f.messageBytes)).dataset.value = String(f.messageBytes);
+  const known = typeof f.plaintextBytes === 'number';
+  fact('plaintext', 'Plaintext', known ? bytes(f.plaintextBytes) : 'unknown (the sizes fit no message layout)')
+    .dataset.value = known ? String(f.plaintextBytes) : '';
+  const context = f.encryptionContext.map(([k, v]) => `${k} = ${v}`);
+  fact('context', 'Encryption context', context.length ? context : '(none)');
+  const more = f.dataKeyCount - f.dataKeys.length;
+  fact('data-keys', `Data keys (${f.dataKeyCount})`, [...f.dataKeys, ...(more > 0 ? [`and ${more} more`] : [])])
+    .dataset.value = String(f.dataKeyCount);
+  return rows;
+}
+
+function closeInspect() {
+  inspecting += 1;
+  const panel = $('inspect-panel');
+  panel.hidden = true;
+  delete panel.dataset.state;
+  delete panel.dataset.key;
+  $('inspect-facts').replaceChildren();
 }
 
 // ----------------------------------------------------------------------- download
@@ -490,6 +582,7 @@ function wire() {
   window.addEventListener('dragover', (e) => e.preventDefault());
   window.addEventListener('drop', (e) => e.preventDefault());
   $('list-form').addEventListener('submit', list);
+  $('inspect-close').addEventListener('click', closeInspect);
 }
 
 async function main() {
