@@ -352,6 +352,10 @@ pub struct CpArgs {
     pub commitment: CommitmentArgs,
     #[command(flatten)]
     pub keyring: KeyringArgs,
+    /// Uploads: keep no local state to continue an interrupted multipart upload (by
+    /// default a file upload in parts keeps its state under $XDG_STATE_HOME/cse until done).
+    #[arg(long, help_heading = "Transfer")]
+    pub no_resume: bool,
     #[command(flatten)]
     pub transfer: TransferArgs,
 }
@@ -371,10 +375,6 @@ pub struct TransferArgs {
     /// Size of stdin when known, to choose the part size of a large stream.
     #[arg(long, value_parser = parse_size, value_name = "SIZE")]
     pub expected_size: Option<u64>,
-    /// Uploads: keep no local state to continue an interrupted multipart upload (by
-    /// default a file upload in parts keeps its state under $XDG_STATE_HOME/cse until done).
-    #[arg(long)]
-    pub no_resume: bool,
     #[command(flatten)]
     pub s3: S3Args,
 }

@@ -452,7 +452,7 @@ async fn cp(
                 &args.commitment,
             )?;
             let stdin = args.src == "-";
-            let resumable = !stdin && !args.transfer.no_resume;
+            let resumable = !stdin && !args.no_resume;
             let settings_id = if resumable {
                 let recipients = spec.recipients_id(&args.public_key, file)?;
                 use sha2::Digest as _;
