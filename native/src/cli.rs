@@ -157,9 +157,21 @@ pub struct KeyringArgs {
     pub padding: Option<String>,
 }
 
-/// Settings for writing messages.
+/// Message options: one set, shared by `encrypt`, `decrypt`, `verify` and `cp`. Each
+/// command flattens the pieces it uses (`cp` all of them), so every flag is declared once;
+/// `config::Config` turns them, with the environment and the config file, into cse-core's
+/// `EncryptConfig`/`DecryptConfig` and the key paths.
 #[derive(Debug, Args, Clone)]
-pub struct EncryptOptions {
+pub struct MessageArgs {
+    /// Encryption context pair, repeatable.
+    #[arg(short = 'c', long = "context", value_name = "KEY=VALUE", value_parser = parse_pair,
+          help_heading = "Message")]
+    pub context: Vec<(String, String)>,
+}
+
+/// Who can open the messages written: the recipients' public keys.
+#[derive(Debug, Args, Clone)]
+pub struct PublicKeyArgs {
     /// Public key (PEM or DER) of a recipient, repeatable: one encrypted data key each.
     /// `NAME=PEM` names that recipient's data key (default: --key-name)
     /// [default: CSE_PUBLIC_KEY, or public_key / public_keys in the config file].
@@ -170,25 +182,11 @@ pub struct EncryptOptions {
         help_heading = "Keys"
     )]
     pub public_key: Vec<String>,
-    /// Encryption context pair, repeatable.
-    #[arg(short = 'c', long = "context", value_name = "KEY=VALUE", value_parser = parse_pair,
-          help_heading = "Message")]
-    pub context: Vec<(String, String)>,
-    /// Algorithm suite: id (0x0578) or name [default: 0x0578, committing and signed].
-    #[arg(long, help_heading = "Message")]
-    pub suite: Option<String>,
-    /// Plaintext bytes per frame.
-    #[arg(long, default_value_t = cse_core::DEFAULT_FRAME_LENGTH, help_heading = "Message")]
-    pub frame_length: u32,
-    #[command(flatten)]
-    pub commitment: CommitmentArgs,
-    #[command(flatten)]
-    pub keyring: KeyringArgs,
 }
 
-/// Settings for reading messages.
+/// The private key that opens messages.
 #[derive(Debug, Args, Clone)]
-pub struct DecryptOptions {
+pub struct PrivateKeyArgs {
     /// Private key (PEM or DER) [default: CSE_PRIVATE_KEY or private_key in the config file].
     #[arg(
         long,
@@ -197,19 +195,87 @@ pub struct DecryptOptions {
         help_heading = "Keys"
     )]
     pub private_key: Option<PathBuf>,
-    /// Required encryption context pair, repeatable: the message must carry it.
-    #[arg(short = 'c', long = "context", value_name = "KEY=VALUE", value_parser = parse_pair,
-          help_heading = "Message")]
-    pub context: Vec<(String, String)>,
+}
+
+/// How messages are written.
+#[derive(Debug, Args, Clone)]
+pub struct WriteArgs {
+    /// Algorithm suite: id (0x0578) or name [default: 0x0578, committing and signed].
+    #[arg(long, help_heading = "Message")]
+    pub suite: Option<String>,
+    /// Plaintext bytes per frame.
+    #[arg(long, default_value_t = cse_core::DEFAULT_FRAME_LENGTH, help_heading = "Message")]
+    pub frame_length: u32,
+}
+
+/// What messages read may be. The limits go under the heading the command gives this.
+#[derive(Debug, Args, Clone)]
+pub struct ReadArgs {
     /// Refuse signed suites (then no plaintext waits for a footer).
     #[arg(long, help_heading = "Message")]
     pub refuse_signed: bool,
-    #[command(flatten, next_help_heading = "Limits on messages")]
+    #[command(flatten)]
     pub limits: LimitArgs,
+}
+
+/// Settings for writing messages (`encrypt`).
+#[derive(Debug, Args, Clone)]
+pub struct EncryptOptions {
+    #[command(flatten)]
+    pub recipients: PublicKeyArgs,
+    #[command(flatten)]
+    pub message: MessageArgs,
+    #[command(flatten)]
+    pub write: WriteArgs,
     #[command(flatten)]
     pub commitment: CommitmentArgs,
     #[command(flatten)]
     pub keyring: KeyringArgs,
+}
+
+/// Settings for reading messages (`decrypt`, `verify`).
+#[derive(Debug, Args, Clone)]
+#[command(mut_args(decrypt_help))]
+pub struct DecryptOptions {
+    #[command(flatten)]
+    pub private_key: PrivateKeyArgs,
+    #[command(flatten)]
+    pub message: MessageArgs,
+    #[command(flatten, next_help_heading = "Limits on messages")]
+    pub read: ReadArgs,
+    #[command(flatten)]
+    pub commitment: CommitmentArgs,
+    #[command(flatten)]
+    pub keyring: KeyringArgs,
+}
+
+/// The help of the shared options where reading messages differs. (`mut_args` changes
+/// them in place: `mut_arg` would move them, and their help heading, to the end.)
+fn decrypt_help(a: clap::Arg) -> clap::Arg {
+    match a.get_id().as_str() {
+        "context" => {
+            a.help("Required encryption context pair, repeatable: the message must carry it")
+        }
+        _ => a,
+    }
+}
+
+/// The help of the shared options as `cp` uses them, both ways.
+fn cp_help(a: clap::Arg) -> clap::Arg {
+    let help = match a.get_id().as_str() {
+        "public_key" => {
+            "Public key for uploads (local → s3), repeatable: one encrypted data key per \
+             recipient; `NAME=PEM` names that recipient's data key (default: --key-name)"
+        }
+        "private_key" => "Private key for downloads (s3 → local)",
+        "context" => {
+            "Encryption context pair (on upload: stored; on download: required), repeatable"
+        }
+        "suite" => "Algorithm suite for uploads [default: 0x0578]",
+        "refuse_signed" => "Refuse signed messages (downloads)",
+        _ => return a,
+    };
+    a.help(help)
 }
 
 /// Bounds on what a message may make cse do before anything is verified (a message over
@@ -300,7 +366,9 @@ pub struct DecryptArgs {
     pub options: DecryptOptions,
 }
 
+/// `cp` takes every message option; its help says which direction each one is for.
 #[derive(Debug, Args)]
+#[command(mut_args(cp_help))]
 pub struct CpArgs {
     /// Source: a local path, `-` (stdin) or s3://bucket/key.
     pub src: String,
@@ -315,39 +383,16 @@ pub struct CpArgs {
     /// With --recursive: exclude paths matching this glob.
     #[arg(long, value_name = "GLOB")]
     pub exclude: Vec<String>,
-    /// Public key for uploads (local → s3), repeatable: one encrypted data key per recipient;
-    /// `NAME=PEM` names that recipient's data key (default: --key-name).
-    #[arg(
-        long,
-        env = "CSE_PUBLIC_KEY",
-        value_name = "[NAME=]PEM",
-        help_heading = "Keys"
-    )]
-    pub public_key: Vec<String>,
-    /// Private key for downloads (s3 → local).
-    #[arg(
-        long,
-        env = "CSE_PRIVATE_KEY",
-        value_name = "PEM",
-        help_heading = "Keys"
-    )]
-    pub private_key: Option<std::path::PathBuf>,
-    /// Encryption context pair (on upload: stored; on download: required), repeatable.
-    #[arg(short = 'c', long = "context", value_name = "KEY=VALUE", value_parser = parse_pair,
-          help_heading = "Message")]
-    pub context: Vec<(String, String)>,
-    /// Algorithm suite for uploads [default: 0x0578].
-    #[arg(long, help_heading = "Message")]
-    pub suite: Option<String>,
-    /// Plaintext bytes per frame.
-    #[arg(long, default_value_t = cse_core::DEFAULT_FRAME_LENGTH, help_heading = "Message")]
-    pub frame_length: u32,
-    /// Refuse signed messages (downloads).
-    #[arg(long, help_heading = "Message")]
-    pub refuse_signed: bool,
-    /// Limits for downloads.
+    #[command(flatten)]
+    pub recipients: PublicKeyArgs,
+    #[command(flatten)]
+    pub private_key: PrivateKeyArgs,
+    #[command(flatten)]
+    pub message: MessageArgs,
+    #[command(flatten)]
+    pub write: WriteArgs,
     #[command(flatten, next_help_heading = "Limits on downloaded messages")]
-    pub limits: LimitArgs,
+    pub read: ReadArgs,
     #[command(flatten)]
     pub commitment: CommitmentArgs,
     #[command(flatten)]
@@ -563,7 +608,7 @@ mod tests {
         let Command::Decrypt(d) = cli.command else {
             panic!("not decrypt")
         };
-        let l = &d.options.limits;
+        let l = &d.options.read.limits;
         assert_eq!(
             l.max_encrypted_data_keys,
             cse_core::DEFAULT_MAX_ENCRYPTED_DATA_KEYS
@@ -593,10 +638,10 @@ mod tests {
         let Command::Cp(c) = cli.command else {
             panic!("not cp")
         };
-        assert_eq!(c.limits.max_frame_length, Size(16 << 20));
-        assert_eq!(c.limits.max_body_size, Size(1 << 30));
-        assert_eq!(c.limits.max_header_size, Size(4096));
-        assert_eq!(c.limits.max_key_attempts, 2);
+        assert_eq!(c.read.limits.max_frame_length, Size(16 << 20));
+        assert_eq!(c.read.limits.max_body_size, Size(1 << 30));
+        assert_eq!(c.read.limits.max_header_size, Size(4096));
+        assert_eq!(c.read.limits.max_key_attempts, 2);
         assert_eq!(Size(16 << 20).to_string(), "16MiB");
         assert_eq!(Size(1000).to_string(), "1000");
         assert_eq!(Size(0).to_string(), "0");

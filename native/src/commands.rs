@@ -7,18 +7,16 @@ use std::sync::Arc;
 use clap::ArgMatches;
 use cse_core::{Decryptor, Encryptor};
 use cse_s3::Client;
-use cse_transfer::{DEFAULTS, Engine, Exec, Known, Progress, Settings, Summary};
+use cse_transfer::{Engine, Exec, Known, Progress, Summary};
 use futures_util::{Stream, StreamExt};
 
-use crate::cli::{Cli, Command, CpArgs, MpuCommand, TransferArgs};
+use crate::cli::{Cli, Command, CpArgs, MpuCommand};
+use crate::config::Config;
 use crate::error::{Failure, Kind, say, shown, tell};
-use crate::keys::{KeySpec, key_path};
-use crate::local::{decrypt_config, encrypt_config};
 use crate::output::Sink;
 use crate::resume;
 use crate::s3url::parse_s3_url;
-use crate::settings::{FileConfig, s3_config};
-use crate::transfer::{Bars, FileSink, ReadSource, Threads, bars_shown};
+use crate::transfer::{Bars, FileSink, ReadSource, Threads};
 
 /// An `--include` or `--exclude` pattern, in command-line order (the last match decides).
 #[derive(Debug)]
@@ -58,15 +56,8 @@ fn selected(filters: &[Filter], path: &str) -> bool {
         .is_none_or(|f| f.include)
 }
 
-fn check_patterns(args: &[&String]) -> Result<(), Failure> {
-    for p in args {
-        glob::Pattern::new(p).map_err(|e| Failure::config(format!("pattern {p:?}: {e}")))?;
-    }
-    Ok(())
-}
-
-fn client(cli: &Cli, file: &FileConfig, t: &TransferArgs) -> Result<Client, Failure> {
-    Ok(Client::new(s3_config(&t.s3.or(&cli.s3), file)?)?)
+fn client(config: &Config) -> Result<Client, Failure> {
+    Ok(Client::new(config.s3()?.clone())?)
 }
 
 /// How a command's transfers run: the engine (client, settings, budget, cancel flag) and
@@ -78,38 +69,17 @@ pub(crate) struct Plan {
     bars: bool,
 }
 
-pub(crate) fn plan(cli: &Cli, file: &FileConfig, t: &TransferArgs) -> Result<Plan, Failure> {
-    let part_size = match (&t.part_size, &file.part_size) {
-        (Some(p), _) => *p,
-        (None, Some(s)) => crate::cli::parse_size(s).map_err(Failure::config)?,
-        (None, None) => DEFAULTS.part_size,
-    };
-    if part_size < cse_transfer::plan::MIN_PART_SIZE {
-        return Err(Failure::config(
-            "the part size must be at least 5MiB (an S3 limit)",
-        ));
-    }
-    let settings = Settings {
-        multipart_threshold: t
-            .multipart_threshold
-            .unwrap_or(DEFAULTS.multipart_threshold),
-        concurrency: t
-            .concurrency
-            .or(file.concurrency)
-            .unwrap_or(DEFAULTS.concurrency)
-            .max(1),
-        ..Settings::default()
-    }
-    .with_part_size(part_size);
+pub(crate) fn plan(config: &Config) -> Result<Plan, Failure> {
+    let t = config.transfer()?;
     Ok(Plan {
         engine: Engine::new(
-            client(cli, file, t)?,
-            settings,
+            client(config)?,
+            t.settings,
             crate::signal::cancel(),
             Threads,
         ),
         expected_size: t.expected_size,
-        bars: bars_shown(cli.global.quiet, cli.global.no_progress),
+        bars: config.output.bars,
     })
 }
 
@@ -118,20 +88,20 @@ fn s3_target(url: &str) -> Result<(&str, &str), Failure> {
         .ok_or_else(|| Failure::config(format!("{url:?} is not an s3://bucket[/key] URL")))
 }
 
-pub async fn run(cli: &Cli, file: &FileConfig, filters: Vec<Filter>) -> Result<(), Failure> {
-    let quiet = cli.global.quiet;
+pub async fn run(cli: &Cli, config: &Config) -> Result<(), Failure> {
+    let quiet = config.output.quiet;
+    let filters = &config.filters;
     match &cli.command {
-        Command::Cp(args) => cp(cli, file, args, &filters).await,
-        Command::Verify(args) => crate::verify::run(cli, file, args).await,
+        Command::Cp(args) => cp(config, args, filters).await,
+        Command::Verify(args) => crate::verify::run(config, args).await,
         Command::Ls(args) => {
             let (bucket, prefix) = s3_target(&args.target)?;
-            let c = client(cli, file, &args.transfer)?;
+            let c = client(config)?;
             ls(&c, bucket, prefix, args.recursive).await
         }
         Command::Rm(args) => {
-            check_patterns(&args.include.iter().chain(&args.exclude).collect::<Vec<_>>())?;
             let (bucket, key) = s3_target(&args.target)?;
-            let c = client(cli, file, &args.transfer)?;
+            let c = client(config)?;
             if !args.recursive {
                 if key.is_empty() {
                     return Err(Failure::config("give a key, or --recursive for a prefix"));
@@ -145,22 +115,20 @@ pub async fn run(cli: &Cli, file: &FileConfig, filters: Vec<Filter>) -> Result<(
                 }
                 return Ok(());
             }
-            let concurrency = args.transfer.concurrency.unwrap_or(DEFAULTS.concurrency);
-            rm_recursive(&c, bucket, key, &filters, quiet, concurrency).await
+            let concurrency = config.transfer()?.settings.concurrency;
+            rm_recursive(&c, bucket, key, filters, quiet, concurrency).await
         }
         Command::Mb(args) => {
             let (bucket, _) = s3_target(&args.target)?;
-            client(cli, file, &args.transfer)?
-                .create_bucket(bucket)
-                .await?;
+            client(config)?.create_bucket(bucket).await?;
             if !quiet {
                 tell(&format!("make_bucket: {}", shown(&bucket)))?;
             }
             Ok(())
         }
-        Command::Mpu(MpuCommand::Ls { target, transfer }) => {
+        Command::Mpu(MpuCommand::Ls { target, .. }) => {
             let (bucket, prefix) = s3_target(target)?;
-            let c = client(cli, file, transfer)?;
+            let c = client(config)?;
             let local = local_states(&c, bucket);
             for u in c.list_multipart_uploads(bucket, prefix).await? {
                 // An upload cse can continue says from which file, and how far it got.
@@ -189,10 +157,10 @@ pub async fn run(cli: &Cli, file: &FileConfig, filters: Vec<Filter>) -> Result<(
             target,
             upload_id,
             all,
-            transfer,
+            ..
         }) => {
             let (bucket, key) = s3_target(target)?;
-            let c = client(cli, file, transfer)?;
+            let c = client(config)?;
             let uploads = match (upload_id, all) {
                 (Some(id), _) => vec![(key.to_string(), id.clone())],
                 (None, true) => c
@@ -421,17 +389,11 @@ fn finish(summary: Summary<Failure>, many: bool) -> Result<(), Failure> {
 
 /// `cse cp`: one object or many (`-r`), up to `--concurrency` requests in flight for all of
 /// them together; the first failure stops new work.
-async fn cp(
-    cli: &Cli,
-    file: &FileConfig,
-    args: &CpArgs,
-    filters: &[Filter],
-) -> Result<(), Failure> {
-    check_patterns(&args.include.iter().chain(&args.exclude).collect::<Vec<_>>())?;
-    let plan = plan(cli, file, &args.transfer)?;
+async fn cp(config: &Config, args: &CpArgs, filters: &[Filter]) -> Result<(), Failure> {
+    let plan = plan(config)?;
     let eng = &plan.engine;
-    let spec = KeySpec::resolve(&args.keyring, file)?;
-    let quiet = cli.global.quiet;
+    let spec = config.keys()?;
+    let quiet = config.output.quiet;
     let many = args.recursive;
     let bars = Bars::new(plan.bars, many);
     let print = |_: &str, r: &Result<Option<String>, Failure>| {
@@ -444,17 +406,13 @@ async fn cp(
     let concurrency = eng.settings.concurrency;
     let summary = match (parse_s3_url(&args.src), parse_s3_url(&args.dst)) {
         (None, Some((bucket, key))) => {
-            let keyring = Arc::new(spec.encrypting(&args.public_key, file)?);
-            let config = encrypt_config(
-                args.suite.as_deref(),
-                args.frame_length,
-                &args.context,
-                &args.commitment,
-            )?;
+            let message = config.encrypt()?;
+            let keyring = Arc::new(spec.encrypting(&message.recipients)?);
+            let config = message.config.clone();
             let stdin = args.src == "-";
             let resumable = !stdin && !args.no_resume;
             let settings_id = if resumable {
-                let recipients = spec.recipients_id(&args.public_key, file)?;
+                let recipients = spec.recipients_id(&message.recipients)?;
                 use sha2::Digest as _;
                 hex::encode(sha2::Sha256::digest(format!("{recipients}\0{config:?}")))
             } else {
@@ -604,17 +562,8 @@ async fn cp(
             cse_transfer::run_all(jobs, concurrency, &eng.cancel, label, work, print).await
         }
         (Some((bucket, key)), None) => {
-            let pem = key_path(
-                args.private_key.clone(),
-                file.private_key.as_ref(),
-                "private_key.pem",
-            );
-            let config = decrypt_config(
-                &args.context,
-                &args.limits,
-                args.refuse_signed,
-                &args.commitment,
-            );
+            let message = config.decrypt()?;
+            let (pem, config) = (&message.private_key, message.config.clone());
             let jobs: Jobs<'_, Remote> = if args.recursive {
                 let prefix = key;
                 let listed = cse_transfer::list(&eng.client, bucket, prefix);
@@ -634,7 +583,7 @@ async fn cp(
                 })]))
             };
             // Read and parse the private key once for every object.
-            let keyring = Arc::new(spec.decrypting(&pem)?);
+            let keyring = Arc::new(spec.decrypting(pem)?);
             let key_label = spec.label();
             let work = |r: Remote| {
                 let (keyring, config, bars, key_label) =
@@ -682,16 +631,8 @@ async fn cp(
             let label = |r: &Remote| format!("s3://{bucket}/{}", r.key);
             cse_transfer::run_all(jobs, concurrency, &eng.cancel, label, work, print).await
         }
-        (Some(_), Some(_)) => {
-            return Err(Failure::config(
-                "both ends are s3:// URLs; copy through a local file (cse never decrypts on the server)",
-            ));
-        }
-        (None, None) => {
-            return Err(Failure::config(
-                "neither end is an s3:// URL; use `cse encrypt` or `cse decrypt` for local files",
-            ));
-        }
+        // Config refused the others.
+        _ => return Err(Failure::other("internal: cp needs one s3:// end")),
     };
     bars.bar.finish_and_clear();
     finish(summary, many)

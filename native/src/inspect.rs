@@ -11,9 +11,9 @@ use cse_transfer::inspect::{self as engine, Facts, Ranges, SHOWN_KEYS};
 use serde_json::json;
 
 use crate::cli::InspectArgs;
+use crate::config::Config;
 use crate::error::{Failure, Kind, shown, tell};
 use crate::s3url::parse_s3_url;
-use crate::settings::{FileConfig, s3_config};
 
 /// A message file, read where asked.
 struct Local(File, u64);
@@ -34,11 +34,7 @@ impl Ranges for Local {
 
 /// `cse inspect FILE | s3://bucket/key`: the facts come from `cse-transfer` (the page's
 /// Inspect view reads them the same way); this prints them.
-pub fn run(
-    args: &InspectArgs,
-    file: &FileConfig,
-    outer_s3: &crate::cli::S3Args,
-) -> Result<(), Failure> {
+pub fn run(args: &InspectArgs, config: &Config) -> Result<(), Failure> {
     let limit = args.max_header_size.0;
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -46,7 +42,7 @@ pub fn run(
         .map_err(|e| Failure::other(format!("async runtime: {e}")))?;
     let found = match parse_s3_url(&args.target) {
         Some((bucket, key)) if !key.is_empty() => {
-            let client = cse_s3::Client::new(s3_config(&args.s3.or(outer_s3), file)?)?;
+            let client = cse_s3::Client::new(config.s3()?.clone())?;
             rt.block_on(engine::inspect_object(&client, bucket, key, limit))
         }
         Some(_) => return Err(Failure::config("give an object: s3://bucket/key")),

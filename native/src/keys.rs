@@ -62,15 +62,14 @@ impl KeySpec {
             .map_err(|e| Failure::message(e, None))
     }
 
-    /// A keyring that encrypts for every recipient: the `--public-key` values given (or
-    /// CSE_PUBLIC_KEY), else `public_key` and `public_keys` of the config file, else
-    /// `public_key.pem`. Each value is `PATH` (the data key is named like the others,
+    /// A keyring that encrypts for every recipient of `values` ([`recipient_values`]: the
+    /// `--public-key` values given (or CSE_PUBLIC_KEY), else `public_key` and `public_keys` of
+    /// the config file, else `public_key.pem`). Each value is `PATH` (the data key is named like the others,
     /// `--key-name` or S3RSAKey) or `NAME=PATH` (that recipient's data key is named NAME).
     /// The message carries one encrypted data key per recipient.
-    pub fn encrypting(&self, given: &[String], file: &FileConfig) -> Result<MultiKeyring, Failure> {
-        let values = recipient_values(given, file);
+    pub fn encrypting(&self, values: &[String]) -> Result<MultiKeyring, Failure> {
         let mut keyrings: Vec<Box<dyn Keyring>> = Vec::with_capacity(values.len());
-        for value in &values {
+        for value in values {
             let (name, path) = recipient(value);
             let pem = read_key(&path, "public")?;
             let name = name.unwrap_or(&self.name);
@@ -99,15 +98,15 @@ impl KeySpec {
 
     /// SHA-256 (hex) of what decides who can open an upload: the key names, the padding and
     /// each recipient's public key file, in order.
-    pub fn recipients_id(&self, given: &[String], file: &FileConfig) -> Result<String, Failure> {
+    pub fn recipients_id(&self, values: &[String]) -> Result<String, Failure> {
         use sha2::Digest;
         let mut h = sha2::Sha256::new();
         h.update(format!(
             "{}\0{}\0{:?}\0",
             self.namespace, self.name, self.padding
         ));
-        for value in recipient_values(given, file) {
-            let (name, path) = recipient(&value);
+        for value in values {
+            let (name, path) = recipient(value);
             let pem = read_key(&path, "public")?;
             h.update(format!("{}\0{}\0", name.unwrap_or(&self.name), pem.len()));
             h.update(&pem[..]);
@@ -118,7 +117,7 @@ impl KeySpec {
 
 /// The recipients' values (`[NAME=]PEM`): given, else from the config file, else
 /// `public_key.pem`.
-fn recipient_values(given: &[String], file: &FileConfig) -> Vec<String> {
+pub fn recipient_values(given: &[String], file: &FileConfig) -> Vec<String> {
     let mut values: Vec<String> = given.to_vec();
     if values.is_empty() {
         values.extend(file.public_key.iter().map(|p| p.display().to_string()));

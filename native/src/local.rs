@@ -1,96 +1,17 @@
-//! Message settings from the command line, and `cse encrypt` / `cse decrypt` on local files.
+//! `cse encrypt` / `cse decrypt` on local files (their settings come from `config`).
 
 use std::fs::File;
 use std::io::{self, Read, Write};
 use std::path::Path;
 
+use cse_core::Header;
 use cse_core::stream::{decrypt_stream, encrypt_stream};
-use cse_core::{
-    AlgorithmSuite, CommitmentPolicy, DecryptConfig, EncryptConfig, EncryptionContext, Header,
-};
 use serde_json::json;
 
-use crate::cli::{CommitmentArgs, DecryptArgs, EncryptArgs, LimitArgs, Policy};
+use crate::cli::{DecryptArgs, EncryptArgs};
+use crate::config::Config;
 use crate::error::{Failure, say, shown};
-use crate::keys::{KeySpec, key_path};
 use crate::output::{Counting, Sink};
-use crate::settings::FileConfig;
-
-fn policy(args: &CommitmentArgs) -> CommitmentPolicy {
-    match args.commitment_policy {
-        None | Some(Policy::RequireEncryptRequireDecrypt) => {
-            CommitmentPolicy::RequireEncryptRequireDecrypt
-        }
-        Some(Policy::RequireEncryptAllowDecrypt) => CommitmentPolicy::RequireEncryptAllowDecrypt,
-        Some(Policy::ForbidEncryptAllowDecrypt) => CommitmentPolicy::ForbidEncryptAllowDecrypt,
-    }
-}
-
-/// `0x0578`, `0578`, `1400` (decimal) or the official name.
-pub fn parse_suite(s: &str) -> Result<AlgorithmSuite, Failure> {
-    let t = s.trim();
-    let by_id = t
-        .strip_prefix("0x")
-        .or_else(|| t.strip_prefix("0X"))
-        .map(|h| u16::from_str_radix(h, 16).ok())
-        .unwrap_or_else(|| u16::from_str_radix(t, 16).ok().filter(|_| t.len() == 4));
-    by_id
-        .and_then(AlgorithmSuite::from_id)
-        .or_else(|| {
-            AlgorithmSuite::ALL
-                .iter()
-                .copied()
-                .find(|a| a.name().eq_ignore_ascii_case(t))
-        })
-        .ok_or_else(|| {
-            let known: Vec<String> = AlgorithmSuite::ALL.iter().map(|a| a.to_string()).collect();
-            Failure::config(format!(
-                "unknown algorithm suite {s:?}; known: {}",
-                known.join(", ")
-            ))
-        })
-}
-
-fn context(pairs: &[(String, String)]) -> EncryptionContext {
-    pairs.iter().cloned().collect()
-}
-
-/// Settings for writing a message.
-pub fn encrypt_config(
-    suite: Option<&str>,
-    frame_length: u32,
-    pairs: &[(String, String)],
-    commitment: &CommitmentArgs,
-) -> Result<EncryptConfig, Failure> {
-    Ok(EncryptConfig {
-        commitment_policy: policy(commitment),
-        suite: suite.map(parse_suite).transpose()?,
-        frame_length,
-        encryption_context: context(pairs),
-        provider: cse_core::crypto::CryptoProvider::fastest(),
-        ..EncryptConfig::default()
-    })
-}
-
-/// Settings for reading a message.
-pub fn decrypt_config(
-    pairs: &[(String, String)],
-    limits: &LimitArgs,
-    refuse_signed: bool,
-    commitment: &CommitmentArgs,
-) -> DecryptConfig {
-    DecryptConfig {
-        commitment_policy: policy(commitment),
-        encryption_context: context(pairs),
-        refuse_signed,
-        max_encrypted_data_keys: Some(limits.max_encrypted_data_keys),
-        max_key_attempts: Some(limits.max_key_attempts),
-        max_header_size: Some(usize::try_from(limits.max_header_size.0).unwrap_or(usize::MAX)),
-        max_frame_length: Some(limits.max_frame_length.0),
-        max_non_framed_size: Some(limits.max_body_size.0),
-        provider: cse_core::crypto::CryptoProvider::fastest(),
-    }
-}
 
 /// The facts `--json` prints about one message.
 pub fn facts(
@@ -132,22 +53,18 @@ fn open_input(input: &str) -> Result<Box<dyn Read + Send>, Failure> {
 }
 
 /// `cse encrypt`.
-pub fn encrypt(args: &EncryptArgs, file: &FileConfig, quiet: bool) -> Result<(), Failure> {
-    let o = &args.options;
-    let spec = KeySpec::resolve(&o.keyring, file)?;
-    let keyring = spec.encrypting(&o.public_key, file)?;
-    let config = encrypt_config(
-        o.suite.as_deref(),
-        o.frame_length,
-        &o.context,
-        &o.commitment,
-    )?;
+pub fn encrypt(args: &EncryptArgs, config: &Config) -> Result<(), Failure> {
+    let quiet = config.output.quiet;
+    let spec = config.keys()?;
+    let message = config.encrypt()?;
+    let keyring = spec.encrypting(&message.recipients)?;
+    let config = &message.config;
     let reader = open_input(&args.input)?;
     let mut sink = Counting {
         inner: Sink::open(&args.output)?,
         count: 0,
     };
-    let (header, n) = encrypt_stream(&keyring, &config, reader, &mut sink)
+    let (header, n) = encrypt_stream(&keyring, config, reader, &mut sink)
         .map_err(|e| Failure::io(e, None).context(&args.input))?;
     let written = sink.count;
     sink.inner.commit()?;
@@ -164,16 +81,12 @@ pub fn encrypt(args: &EncryptArgs, file: &FileConfig, quiet: bool) -> Result<(),
 }
 
 /// `cse decrypt`: the output file appears only once the whole message verified.
-pub fn decrypt(args: &DecryptArgs, file: &FileConfig, quiet: bool) -> Result<(), Failure> {
-    let o = &args.options;
-    let spec = KeySpec::resolve(&o.keyring, file)?;
-    let key = key_path(
-        o.private_key.clone(),
-        file.private_key.as_ref(),
-        "private_key.pem",
-    );
-    let keyring = spec.decrypting(&key)?;
-    let config = decrypt_config(&o.context, &o.limits, o.refuse_signed, &o.commitment);
+pub fn decrypt(args: &DecryptArgs, config: &Config) -> Result<(), Failure> {
+    let quiet = config.output.quiet;
+    let spec = config.keys()?;
+    let message = config.decrypt()?;
+    let keyring = spec.decrypting(&message.private_key)?;
+    let config = message.config.clone();
     let message_len = match args.input.as_str() {
         "-" => None,
         p => std::fs::metadata(Path::new(p)).ok().map(|m| m.len()),
@@ -250,20 +163,6 @@ pub fn json_line(value: &serde_json::Value) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn suites_parse_by_id_and_name() {
-        let s = AlgorithmSuite::AES_256_GCM_HKDF_SHA512_COMMIT_KEY_ECDSA_P384;
-        for text in [
-            "0x0578",
-            "0578",
-            "AES_256_GCM_HKDF_SHA512_COMMIT_KEY_ECDSA_P384",
-        ] {
-            assert_eq!(parse_suite(text).ok(), Some(s), "{text}");
-        }
-        assert!(parse_suite("0x9999").is_err());
-        assert!(parse_suite("rot13").is_err());
-    }
 
     #[test]
     fn json_facts_hold_no_terminal_controls() {

@@ -4,6 +4,7 @@
 
 mod cli;
 mod commands;
+mod config;
 mod error;
 mod inspect;
 mod keys;
@@ -21,8 +22,8 @@ use std::process::ExitCode;
 use clap::{CommandFactory, FromArgMatches};
 
 use crate::cli::{Cli, Command};
+use crate::config::Config;
 use crate::error::Failure;
-use crate::settings::FileConfig;
 
 // Transfers allocate and free part-sized buffers on several threads. With glibc's allocator
 // much of that memory stays mapped (the download peak of 10 parts in flight measured 174 MiB);
@@ -38,8 +39,9 @@ fn main() -> ExitCode {
         Ok(c) => c,
         Err(e) => e.exit(),
     };
-    let filters = commands::filters_in_order(&matches);
-    match run(cli, filters) {
+    // Every setting is resolved and checked here, before any work.
+    let result = Config::build(&cli, &matches).and_then(|config| run(&cli, &config));
+    match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(f) => {
             error::say(&f.to_string());
@@ -48,20 +50,18 @@ fn main() -> ExitCode {
     }
 }
 
-fn run(cli: Cli, filters: Vec<commands::Filter>) -> Result<(), Failure> {
-    let file = FileConfig::load()?;
-    let quiet = cli.global.quiet;
+fn run(cli: &Cli, config: &Config) -> Result<(), Failure> {
     match &cli.command {
-        Command::Keygen(args) => return keys::keygen(args, quiet),
+        Command::Keygen(args) => return keys::keygen(args, config.output.quiet),
         Command::Encrypt(args) => {
             signal::exit_on_signal()?;
-            return local::encrypt(args, &file, quiet);
+            return local::encrypt(args, config);
         }
         Command::Decrypt(args) => {
             signal::exit_on_signal()?;
-            return local::decrypt(args, &file, quiet);
+            return local::decrypt(args, config);
         }
-        Command::Inspect(args) => return inspect::run(args, &file, &cli.s3),
+        Command::Inspect(args) => return inspect::run(args, config),
         _ => {}
     }
     let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -73,7 +73,7 @@ fn run(cli: Cli, filters: Vec<commands::Filter>) -> Result<(), Failure> {
         // Transfers watch for Ctrl-C, SIGTERM and SIGHUP themselves (they abort uploads and
         // remove unfinished files); anything still running well after it is stopped here.
         tokio::select! {
-            r = commands::run(&cli, &file, filters) => r,
+            r = commands::run(cli, config) => r,
             _ = signal::interrupted_grace() => {
                 output::remove_all();
                 Err(Failure::interrupted("interrupted"))

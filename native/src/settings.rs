@@ -35,6 +35,9 @@ pub fn env(name: &str) -> Option<String> {
     std::env::var(name).ok().filter(|v| !v.is_empty())
 }
 
+/// Where settings read environment variables: [`env`], or a table in tests.
+pub type Env<'a> = &'a dyn Fn(&str) -> Option<String>;
+
 fn home() -> Option<PathBuf> {
     env("HOME").map(PathBuf::from)
 }
@@ -172,17 +175,26 @@ pub fn parse_shared_file(text: &str, config_file: bool) -> BTreeMap<String, Prof
     profiles
 }
 
-fn load_shared(env_var: &str, default: &str, config_file: bool) -> BTreeMap<String, Profile> {
+fn load_shared(
+    env: Env<'_>,
+    env_var: &str,
+    default: &str,
+    config_file: bool,
+) -> BTreeMap<String, Profile> {
     let path = env(env_var)
         .map(PathBuf::from)
-        .or_else(|| home().map(|h| h.join(".aws").join(default)));
+        .or_else(|| env("HOME").map(|h| PathBuf::from(h).join(".aws").join(default)));
     path.and_then(|p| std::fs::read_to_string(p).ok())
         .map(|t| parse_shared_file(&t, config_file))
         .unwrap_or_default()
 }
 
 /// Resolves the S3 client settings: flags, environment, ~/.aws files, then cse's config file.
-pub fn s3_config(global: &S3Args, file: &FileConfig) -> Result<cse_s3::Config, Failure> {
+pub fn s3_config(
+    global: &S3Args,
+    file: &FileConfig,
+    env: Env<'_>,
+) -> Result<cse_s3::Config, Failure> {
     // Bodies are signed over http only, unless a flag says otherwise.
     let sign_payload = match (global.unsigned_payload, global.signed_payload) {
         (true, _) => Some(false),
@@ -196,8 +208,8 @@ pub fn s3_config(global: &S3Args, file: &FileConfig) -> Result<cse_s3::Config, F
         .or_else(|| file.profile.clone())
         .or_else(|| env("AWS_DEFAULT_PROFILE"))
         .unwrap_or_else(|| "default".into());
-    let creds_file = load_shared("AWS_SHARED_CREDENTIALS_FILE", "credentials", false);
-    let config_file = load_shared("AWS_CONFIG_FILE", "config", true);
+    let creds_file = load_shared(env, "AWS_SHARED_CREDENTIALS_FILE", "credentials", false);
+    let config_file = load_shared(env, "AWS_CONFIG_FILE", "config", true);
     let from_creds = creds_file.get(&profile_name);
     let from_config = config_file.get(&profile_name);
     let named_profile_exists = from_creds.is_some() || from_config.is_some();

@@ -8,14 +8,12 @@ use cse_core::stream::decrypt_stream;
 use cse_core::{Decryptor, RawRsaKeyring};
 use futures_util::StreamExt;
 
-use crate::cli::{Cli, VerifyArgs};
+use crate::cli::VerifyArgs;
 use crate::commands::plan;
+use crate::config::Config;
 use crate::error::{Failure, Kind, shown, tell};
-use crate::keys::{KeySpec, key_path};
-use crate::local::decrypt_config;
 use crate::output::Sink;
 use crate::s3url::parse_s3_url;
-use crate::settings::FileConfig;
 use crate::transfer::FileSink;
 
 /// One message to check: a local file or an object.
@@ -35,18 +33,13 @@ impl Target {
 
 /// `cse verify TARGET... [-r]`: exit 0 when every message verified, else the status of the
 /// first failure (4 for a rejected message), after a summary.
-pub async fn run(cli: &Cli, file: &FileConfig, args: &VerifyArgs) -> Result<(), Failure> {
-    let o = &args.options;
-    let spec = KeySpec::resolve(&o.keyring, file)?;
-    let key = key_path(
-        o.private_key.clone(),
-        file.private_key.as_ref(),
-        "private_key.pem",
-    );
+pub async fn run(config: &Config, args: &VerifyArgs) -> Result<(), Failure> {
+    let spec = config.keys()?;
+    let message = config.decrypt()?;
     // The private key is read (and its passphrase asked) once for every message.
-    let keyring = Arc::new(spec.decrypting(&key)?);
+    let keyring = Arc::new(spec.decrypting(&message.private_key)?);
     let label = spec.label();
-    let quiet = cli.global.quiet;
+    let quiet = config.output.quiet;
 
     let mut targets = Vec::new();
     let mut client = None;
@@ -55,7 +48,7 @@ pub async fn run(cli: &Cli, file: &FileConfig, args: &VerifyArgs) -> Result<(), 
             Some((bucket, prefix)) => {
                 let p = match &client {
                     Some(p) => p,
-                    None => client.insert(plan(cli, file, &args.transfer)?),
+                    None => client.insert(plan(config)?),
                 };
                 if args.recursive {
                     for o in p.engine.client.list_all(bucket, prefix).await? {
@@ -89,7 +82,7 @@ pub async fn run(cli: &Cli, file: &FileConfig, args: &VerifyArgs) -> Result<(), 
     let results: Vec<(String, Result<u64, Failure>)> = futures_util::stream::iter(targets)
         .map(|t| {
             let keyring = keyring.clone();
-            let config = decrypt_config(&o.context, &o.limits, o.refuse_signed, &o.commitment);
+            let config = message.config.clone();
             let (label, client) = (label.clone(), client.as_ref());
             async move {
                 let name = t.name();
