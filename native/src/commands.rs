@@ -93,7 +93,10 @@ pub async fn run(cli: &Cli, config: &Config) -> Result<(), Failure> {
     let filters = &config.filters;
     match &cli.command {
         Command::Cp(args) => cp(config, args, filters).await,
-        Command::Verify(args) => crate::verify::run(config, args).await,
+        Command::Verify(args) => {
+            let results = crate::verify::run(config, args).await?;
+            crate::printer::verified(results, config.output)
+        }
         Command::Ls(args) => {
             let (bucket, prefix) = s3_target(&args.target)?;
             let c = client(config)?;

@@ -210,7 +210,7 @@ fn read_key(path: &Path, which: &str) -> Result<Zeroizing<Vec<u8>>, Failure> {
 }
 
 /// `cse keygen`: an RSA-4096 pair, the private half readable by its owner only.
-pub fn keygen(args: &KeygenArgs, quiet: bool) -> Result<(), Failure> {
+pub fn keygen(args: &KeygenArgs) -> Result<(), Failure> {
     for p in [&args.private_key, &args.public_key] {
         if p.exists() {
             return Err(Failure::config(format!(
@@ -250,18 +250,6 @@ pub fn keygen(args: &KeygenArgs, quiet: bool) -> Result<(), Failure> {
     if let Err(e) = write_new(&args.public_key, public_pem.as_bytes(), 0o644) {
         let _ = std::fs::remove_file(&args.private_key);
         return Err(e);
-    }
-    if !quiet {
-        crate::error::say(&format!(
-            "wrote {} (private, {}) and {} (public)",
-            args.private_key.display(),
-            if args.no_passphrase {
-                "not encrypted: keep it safe"
-            } else {
-                "encrypted with the passphrase"
-            },
-            args.public_key.display()
-        ));
     }
     Ok(())
 }

@@ -10,6 +10,7 @@ mod inspect;
 mod keys;
 mod local;
 mod output;
+mod printer;
 mod resume;
 mod s3url;
 mod settings;
@@ -52,16 +53,27 @@ fn main() -> ExitCode {
 
 fn run(cli: &Cli, config: &Config) -> Result<(), Failure> {
     match &cli.command {
-        Command::Keygen(args) => return keys::keygen(args, config.output.quiet),
+        Command::Keygen(args) => {
+            keys::keygen(args)?;
+            printer::keygen(args, config.output);
+            return Ok(());
+        }
         Command::Encrypt(args) => {
             signal::exit_on_signal()?;
-            return local::encrypt(args, config);
+            let done = local::encrypt(args, config)?;
+            let (input, output) = (&args.input, &args.output);
+            return printer::message("encrypt", input, output, args.json, &done, config.output);
         }
         Command::Decrypt(args) => {
             signal::exit_on_signal()?;
-            return local::decrypt(args, config);
+            let done = local::decrypt(args, config)?;
+            let (input, output) = (&args.input, &args.output);
+            return printer::message("decrypt", input, output, args.json, &done, config.output);
         }
-        Command::Inspect(args) => return inspect::run(args, config),
+        Command::Inspect(args) => {
+            let facts = inspect::run(args, config)?;
+            return printer::inspected(args, &facts);
+        }
         _ => {}
     }
     let runtime = tokio::runtime::Builder::new_multi_thread()

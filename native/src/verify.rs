@@ -11,7 +11,7 @@ use futures_util::StreamExt;
 use crate::cli::VerifyArgs;
 use crate::commands::plan;
 use crate::config::Config;
-use crate::error::{Failure, Kind, shown, tell};
+use crate::error::{Failure, Kind, shown};
 use crate::output::Sink;
 use crate::s3url::parse_s3_url;
 use crate::transfer::FileSink;
@@ -31,15 +31,17 @@ impl Target {
     }
 }
 
-/// `cse verify TARGET... [-r]`: exit 0 when every message verified, else the status of the
-/// first failure (4 for a rejected message), after a summary.
-pub async fn run(config: &Config, args: &VerifyArgs) -> Result<(), Failure> {
+/// What `cse verify` found: each message's name and its plaintext bytes or why it failed.
+pub type Verified = Vec<(String, Result<u64, Failure>)>;
+
+/// `cse verify TARGET... [-r]`: every message checked; `printer::verified` tells the
+/// outcome (exit 0 when every message verified, else the status of the first failure).
+pub async fn run(config: &Config, args: &VerifyArgs) -> Result<Verified, Failure> {
     let spec = config.keys()?;
     let message = config.decrypt()?;
     // The private key is read (and its passphrase asked) once for every message.
     let keyring = Arc::new(spec.decrypting(&message.private_key)?);
     let label = spec.label();
-    let quiet = config.output.quiet;
 
     let mut targets = Vec::new();
     let mut client = None;
@@ -79,7 +81,7 @@ pub async fn run(config: &Config, args: &VerifyArgs) -> Result<(), Failure> {
         .map_or(1, |p| p.engine.settings.concurrency)
         .max(1);
     let at_once = concurrency.clamp(1, 4);
-    let results: Vec<(String, Result<u64, Failure>)> = futures_util::stream::iter(targets)
+    let results: Verified = futures_util::stream::iter(targets)
         .map(|t| {
             let keyring = keyring.clone();
             let config = message.config.clone();
@@ -115,37 +117,7 @@ pub async fn run(config: &Config, args: &VerifyArgs) -> Result<(), Failure> {
         .collect()
         .await;
 
-    let mut first_failure = None;
-    let (mut ok, mut bad) = (0usize, 0usize);
-    for (name, r) in results {
-        match r {
-            Ok(n) => {
-                ok += 1;
-                if !quiet {
-                    tell(&format!(
-                        "verified: {} ({n} bytes of plaintext)",
-                        shown(&name)
-                    ))?;
-                }
-            }
-            Err(f) => {
-                bad += 1;
-                tell(&format!("FAILED: {}: {}", shown(&name), f.message))?;
-                first_failure.get_or_insert(f);
-            }
-        }
-    }
-    if !quiet || bad > 0 {
-        tell(&format!("{ok} verified, {bad} failed"))?;
-    }
-    // Each failure was named above; the exit status is the first one's.
-    match first_failure {
-        None => Ok(()),
-        Some(f) => Err(Failure::new(
-            f.kind,
-            format!("{bad} of {} failed verification", ok + bad),
-        )),
-    }
+    Ok(results)
 }
 
 fn verify_file(
