@@ -1,5 +1,8 @@
-// The cse page: encrypt-and-upload and download-and-decrypt with the wasm module in ./pkg.
-// No framework and no inline code (the page's CSP allows only scripts from this folder).
+// The cse page: encrypt-and-upload and download-and-decrypt with the wasm module in ./pkg,
+// which runs in a dedicated Worker (worker.js): this thread only draws the page and posts
+// messages (files as File objects, read lazily by the worker; progress, verified plaintext
+// and errors come back as messages). No framework and no inline code (the page's CSP allows
+// only scripts from this folder).
 //
 // Test hooks (harmless to users): every transfer row carries data-key and data-state
 // (waiting, running, done, error, cancelled); the error box carries data-kind; the inspect
@@ -8,14 +11,73 @@
 // window.__cseLastDownload = { key, name, size, via, blob? } (blob when the chunks were
 // collected in memory).
 
-import init, { S3Client, encryptBuffer, isEncryptedPrivateKey, unlockPrivateKey, version } from './pkg/cse_web.js';
-
 const MIB = 1024 * 1024;
 const STORE = 'cse-settings';
 const $ = (id) => document.getElementById(id);
 
 const keys = { publicPem: null, privatePem: null, locked: null };
 let ready = false;
+
+// ---------------------------------------------------------------------- the engine
+
+const engine = new Worker(new URL('./worker.js', import.meta.url), { type: 'module' });
+const pending = new Map();
+let nextCall = 1;
+
+function errorFrom(e) {
+  return Object.assign(new Error(e.message), { kind: e.kind || 'error', hint: e.hint || '' });
+}
+
+/**
+ * Runs `op` in the worker; resolves to its value. `signal` cancels it, `onProgress(done,
+ * total)` gets its progress, `onChunk(bytes)` (may return a promise) its verified plaintext.
+ */
+function call(op, args = {}, { signal = null, onProgress = null, onChunk = null } = {}) {
+  const id = nextCall++;
+  return new Promise((resolve, reject) => {
+    pending.set(id, { resolve, reject, onProgress, onChunk, writes: Promise.resolve(), failed: null });
+    engine.postMessage({ ...args, id, op });
+    if (signal) {
+      const cancel = () => engine.postMessage({ id, op: 'cancel' });
+      if (signal.aborted) cancel();
+      else signal.addEventListener('abort', cancel, { once: true });
+    }
+  });
+}
+
+engine.addEventListener('message', (event) => {
+  const m = event.data;
+  const p = pending.get(m.id);
+  if (!p) return;
+  if (m.type === 'progress') {
+    p.onProgress?.(m.done, m.total);
+  } else if (m.type === 'chunk') {
+    // In order, one after the other; acknowledged once written (the worker waits for that).
+    const bytes = new Uint8Array(m.buffer, 0, m.length);
+    p.writes = p.writes.then(async () => {
+      if (!p.failed) {
+        try {
+          await p.onChunk(bytes);
+        } catch (err) {
+          p.failed = String((err && err.message) || err);
+        }
+      }
+      engine.postMessage(p.failed ? { id: m.id, op: 'ack', error: p.failed } : { id: m.id, op: 'ack' });
+    });
+  } else if (m.type === 'result' || m.type === 'error') {
+    pending.delete(m.id);
+    if (m.type === 'result') p.resolve(m.value);
+    else p.reject(errorFrom(m.error));
+  }
+});
+
+// The worker could not start (its script or the wasm module did not load) or died.
+engine.addEventListener('error', (event) => {
+  event.preventDefault?.();
+  const err = errorFrom({ message: `the encryption worker failed: ${event.message || 'worker.js did not load'}`, kind: 'config', hint: '' });
+  for (const p of pending.values()) p.reject(err);
+  pending.clear();
+});
 
 // ---------------------------------------------------------------------------- errors
 
@@ -139,7 +201,7 @@ function client() {
   };
   const token = $('session-token').value.trim();
   if (token) options.sessionToken = token;
-  return new S3Client(options);
+  return options;
 }
 
 function context() {
@@ -185,7 +247,7 @@ async function readKey(input, status, slot, label) {
       // An empty message with this key: catches a file that is not an RSA public key now
       // rather than at the first upload (0.5 ms; the private key is checked at download).
       try {
-        encryptBuffer(bytes, new Uint8Array(0), 0x0478, 4096);
+        await call('checkPublicKey', { key: bytes });
       } catch (err) {
         status.textContent = `${file.name} cannot be used`;
         delete status.dataset.loaded;
@@ -196,7 +258,7 @@ async function readKey(input, status, slot, label) {
     all.push(bytes);
   }
   input.value = '';
-  if (slot === 'privatePem' && ready && isEncryptedPrivateKey(all[0])) {
+  if (slot === 'privatePem' && ready && await call('isEncrypted', { key: all[0] })) {
     // Kept encrypted until its passphrase unlocks it (then only the unlocked key is kept).
     keys.locked = { bytes: all[0], name: files[0].name };
     if ($('private-key-passphrase').value) return unlockKey();
@@ -216,7 +278,7 @@ async function readKey(input, status, slot, label) {
 
 // Decrypts the chosen encrypted private key with the passphrase typed; the field is cleared
 // whatever the outcome, and only the unlocked key stays in memory.
-function unlockKey() {
+async function unlockKey() {
   const field = $('private-key-passphrase');
   const status = $('private-key-status');
   const passphrase = field.value;
@@ -227,14 +289,14 @@ function unlockKey() {
     return;
   }
   try {
-    keys.privatePem = unlockPrivateKey(locked.bytes, passphrase);
+    keys.privatePem = await call('unlock', { key: locked.bytes, passphrase });
   } catch (err) {
     status.textContent = `${locked.name}: wrong passphrase?`;
     delete status.dataset.loaded;
     showError(err, `Private key ${locked.name}`);
     return;
   }
-  keys.locked = null;
+  if (keys.locked === locked) keys.locked = null;
   status.textContent = `${locked.name} loaded (unlocked)`;
   status.dataset.loaded = 'true';
 }
@@ -323,7 +385,8 @@ async function upload({ file, key, row }) {
     const { partSize, concurrency, context: ctx } = transferOptions();
     const options = { partSize, concurrency, multipartThreshold: partSize, suite: parseInt($('suite').value, 16) };
     if (ctx) options.context = ctx;
-    const r = await s3.upload(key, file, keys.publicPem, options, (done, total) => row.progress(done, total), row.controller.signal);
+    const r = await call('upload', { client: s3, key, file, publicKey: keys.publicPem, options },
+      { signal: row.controller.signal, onProgress: (done, total) => row.progress(done, total) });
     const secs = (performance.now() - row.started) / 1000;
     row.li.querySelector('progress').value = row.li.querySelector('progress').max;
     row.li.dataset.parts = String(r.parts);
@@ -349,7 +412,7 @@ async function list(event) {
   status.textContent = 'listing…';
   const body = $('objects').tBodies[0];
   try {
-    const objects = await client().list($('list-prefix').value.trim());
+    const objects = await call('list', { client: client(), prefix: $('list-prefix').value.trim() });
     body.replaceChildren(...objects.map(objectRow));
     $('objects').hidden = objects.length === 0;
     status.textContent = objects.length === 1 ? '1 object' : `${objects.length} objects`;
@@ -412,7 +475,7 @@ async function inspect(key) {
   status.textContent = 'reading the header…';
   $('inspect-facts').replaceChildren();
   try {
-    const facts = await client().inspect(key);
+    const facts = await call('inspect', { client: client(), key });
     if (ticket !== inspecting) return;
     $('inspect-facts').replaceChildren(...factRows(facts));
     status.textContent = 'read from the header without a key; nothing was downloaded or decrypted, and nothing here is verified';
@@ -515,7 +578,8 @@ async function download(key) {
     const { partSize, concurrency, context: ctx } = transferOptions();
     const options = { partSize, concurrency };
     if (ctx) options.context = ctx;
-    const r = await s3.download(key, keys.privatePem, options, sink, (done, total) => row.progress(done, total), row.controller.signal);
+    const r = await call('download', { client: s3, key, privateKey: keys.privatePem, options },
+      { signal: row.controller.signal, onProgress: (done, total) => row.progress(done, total), onChunk: (chunk) => sink.write(chunk) });
     row.li.querySelector('progress').value = row.li.querySelector('progress').max;
     const secs = (performance.now() - row.started) / 1000;
     const rate = `${(r.plaintextBytes / 1e6 / secs).toFixed(1)} MB/s`;
@@ -591,15 +655,14 @@ async function main() {
   const controls = document.querySelectorAll('#upload-files, #list-button');
   controls.forEach((c) => { c.disabled = true; });
   try {
-    await init();
-    $('version').textContent = version();
+    $('version').textContent = await call('init');
     ready = true;
     controls.forEach((c) => { c.disabled = false; });
     $('loading').hidden = true;
     document.body.dataset.ready = 'true';
   } catch (err) {
     $('loading').textContent = 'The encryption module did not load: this page cannot work.';
-    showError(Object.assign(new Error(`loading pkg/cse_web_bg.wasm failed: ${err.message || err}`), { kind: 'config', hint: 'the page needs a browser with WebAssembly, served over http(s) with the pkg/ folder next to it' }));
+    showError(Object.assign(new Error(`loading worker.js and pkg/cse_web_bg.wasm failed: ${err.message || err}`), { kind: 'config', hint: 'the page needs a browser with WebAssembly, served over http(s) with the pkg/ folder next to it' }));
     document.body.dataset.ready = 'failed';
   }
 }
