@@ -11,9 +11,10 @@ use cse_transfer::{Engine, Exec, Known, Progress, Summary};
 use futures_util::{Stream, StreamExt};
 
 use crate::cli::{Cli, Command, CpArgs, MpuCommand};
-use crate::config::Config;
-use crate::error::{Failure, Kind, say, shown, tell};
+use crate::config::{Config, Output};
+use crate::error::{Failure, Kind, shown};
 use crate::output::Sink;
+use crate::printer;
 use crate::resume;
 use crate::s3url::parse_s3_url;
 use crate::transfer::{Bars, FileSink, ReadSource, Threads};
@@ -89,7 +90,6 @@ fn s3_target(url: &str) -> Result<(&str, &str), Failure> {
 }
 
 pub async fn run(cli: &Cli, config: &Config) -> Result<(), Failure> {
-    let quiet = config.output.quiet;
     let filters = &config.filters;
     match &cli.command {
         Command::Cp(args) => cp(config, args, filters).await,
@@ -110,24 +110,15 @@ pub async fn run(cli: &Cli, config: &Config) -> Result<(), Failure> {
                     return Err(Failure::config("give a key, or --recursive for a prefix"));
                 }
                 c.delete_object(bucket, key).await?;
-                if !quiet {
-                    tell(&format!(
-                        "delete: {}",
-                        shown(&format!("s3://{bucket}/{key}"))
-                    ))?;
-                }
-                return Ok(());
+                return printer::deleted(bucket, key, config.output);
             }
             let concurrency = config.transfer()?.settings.concurrency;
-            rm_recursive(&c, bucket, key, filters, quiet, concurrency).await
+            rm_recursive(&c, bucket, key, filters, config.output, concurrency).await
         }
         Command::Mb(args) => {
             let (bucket, _) = s3_target(&args.target)?;
             client(config)?.create_bucket(bucket).await?;
-            if !quiet {
-                tell(&format!("make_bucket: {}", shown(&bucket)))?;
-            }
-            Ok(())
+            printer::made_bucket(bucket, config.output)
         }
         Command::Mpu(MpuCommand::Ls { target, .. }) => {
             let (bucket, prefix) = s3_target(target)?;
@@ -137,22 +128,8 @@ pub async fn run(cli: &Cli, config: &Config) -> Result<(), Failure> {
                 // An upload cse can continue says from which file, and how far it got.
                 let state = local
                     .iter()
-                    .find(|l| l.key == u.key && l.upload_id == u.upload_id)
-                    .map(|l| {
-                        format!(
-                            "\tresumable from {} ({} parts stored; state {})",
-                            shown(&l.source),
-                            l.parts,
-                            shown(&l.path.display())
-                        )
-                    })
-                    .unwrap_or_default();
-                tell(&format!(
-                    "{}\t{}\t{}{state}",
-                    shown(&u.key),
-                    shown(&u.upload_id),
-                    shown(&u.initiated)
-                ))?;
+                    .find(|l| l.key == u.key && l.upload_id == u.upload_id);
+                printer::multipart_upload(&u, state)?;
             }
             Ok(())
         }
@@ -180,13 +157,7 @@ pub async fn run(cli: &Cli, config: &Config) -> Result<(), Failure> {
                 for l in local.iter().filter(|l| l.key == k && l.upload_id == id) {
                     let _ = std::fs::remove_file(&l.path);
                 }
-                if !quiet {
-                    tell(&format!(
-                        "abort: {} {}",
-                        shown(&format!("s3://{bucket}/{k}")),
-                        shown(&id)
-                    ))?;
-                }
+                printer::aborted(bucket, &k, &id, config.output)?;
             }
             Ok(())
         }
@@ -215,21 +186,15 @@ async fn ls(c: &Client, bucket: &str, prefix: &str, recursive: bool) -> Result<(
             .list_objects(bucket, prefix, delimiter, token.as_deref())
             .await?;
         for p in &page.prefixes {
-            tell(&format!(
-                "{:>30} {}",
-                "PRE",
-                shown(&p.strip_prefix(prefix).unwrap_or(p))
-            ))?;
+            printer::listed_prefix(p.strip_prefix(prefix).unwrap_or(p))?;
         }
         for o in &page.objects {
-            let date = o.last_modified.replace('T', " ");
-            let date = date.get(..19).unwrap_or(&date);
             let name = if recursive {
                 o.key.as_str()
             } else {
                 o.key.strip_prefix(prefix).unwrap_or(&o.key)
             };
-            tell(&format!("{} {:>10} {}", shown(&date), o.size, shown(&name)))?;
+            printer::listed_object(o, name)?;
         }
         match page.next_token {
             Some(t) if token.as_ref() == Some(&t) => {
@@ -283,7 +248,7 @@ async fn rm_recursive(
     bucket: &str,
     prefix: &str,
     filters: &[Filter],
-    quiet: bool,
+    out: Output,
     concurrency: usize,
 ) -> Result<(), Failure> {
     let mut token: Option<String> = None;
@@ -310,12 +275,12 @@ async fn rm_recursive(
         let (deleted, next) =
             futures_util::future::join(delete_page(c, bucket, &keys, concurrency), next).await;
         let failed = deleted?;
-        if !quiet {
+        if !out.quiet {
             let failed: std::collections::HashSet<&str> =
                 failed.iter().map(|(k, _)| k.as_str()).collect();
             for k in &keys {
                 if !failed.contains(k.as_str()) {
-                    tell(&format!("delete: {}", shown(&format!("s3://{bucket}/{k}"))))?;
+                    printer::deleted(bucket, k, out)?;
                 }
             }
         }
@@ -350,6 +315,21 @@ struct Remote {
 
 type Jobs<'a, J> = Pin<Box<dyn Stream<Item = Result<J, Failure>> + 'a>>;
 
+/// One object copied, for the printer: where from, where to, and what the transfer found.
+#[derive(Debug)]
+pub(crate) enum Copied {
+    Up {
+        source: String,
+        target: String,
+        done: cse_transfer::Uploaded,
+    },
+    Down {
+        source: String,
+        dest: String,
+        done: cse_transfer::Downloaded,
+    },
+}
+
 /// Ends a command of many objects: success, or one line of what was and was not copied
 /// (when recursive) and the first failure (which gives the exit status).
 fn finish(summary: Summary<Failure>, many: bool) -> Result<(), Failure> {
@@ -357,28 +337,7 @@ fn finish(summary: Summary<Failure>, many: bool) -> Result<(), Failure> {
         return Ok(());
     }
     if many {
-        let mut line = format!(
-            "cse: {} copied, {} failed",
-            summary.copied, summary.failed_count
-        );
-        if summary.not_started > 0 {
-            let names: Vec<String> = summary.not_started_names.iter().map(shown).collect();
-            let more = summary.not_started - names.len() as u64;
-            line.push_str(&format!(
-                ", {} not copied: {}{}",
-                summary.not_started,
-                names.join(", "),
-                if more > 0 {
-                    format!(" and {more} more")
-                } else {
-                    String::new()
-                }
-            ));
-        }
-        if summary.rest_unknown {
-            line.push_str(", the rest not looked at");
-        }
-        say(&line);
+        printer::copy_summary(&summary);
     }
     let Summary {
         mut failed,
@@ -396,16 +355,9 @@ async fn cp(config: &Config, args: &CpArgs, filters: &[Filter]) -> Result<(), Fa
     let plan = plan(config)?;
     let eng = &plan.engine;
     let spec = config.keys()?;
-    let quiet = config.output.quiet;
     let many = args.recursive;
     let bars = Bars::new(plan.bars, many);
-    let print = |_: &str, r: &Result<Option<String>, Failure>| {
-        if let Ok(Some(line)) = r
-            && !quiet
-        {
-            let _ = bars.tell(line);
-        }
-    };
+    let print = |_: &str, r: &Result<Copied, Failure>| printer::copied(r, &bars, config.output);
     let concurrency = eng.settings.concurrency;
     let summary = match (parse_s3_url(&args.src), parse_s3_url(&args.dst)) {
         (None, Some((bucket, key))) => {
@@ -545,19 +497,11 @@ async fn cp(config: &Config, args: &CpArgs, filters: &[Filter]) -> Result<(), Fa
                             None => f,
                         }
                     })?;
-                    Ok(Some(format!(
-                        "upload: {} to {} ({} bytes encrypted into {}, suite {}{})",
-                        shown(&shown_src),
-                        shown(&format!("s3://{bucket}/{key}")),
-                        up.plaintext,
-                        up.message,
-                        up.header.suite,
-                        if up.parts > 0 {
-                            format!(", {} parts", up.parts)
-                        } else {
-                            String::new()
-                        }
-                    )))
+                    Ok(Copied::Up {
+                        source: shown_src,
+                        target,
+                        done: up,
+                    })
                 }
             };
             let jobs = futures_util::stream::iter(sources.into_iter().map(Ok::<_, Failure>));
@@ -619,16 +563,11 @@ async fn cp(config: &Config, args: &CpArgs, filters: &[Filter]) -> Result<(), Fa
                     let got = got.map_err(|e| {
                         Failure::transfer(e, Some(key_label)).context(shown(&label))
                     })?;
-                    Ok((dest_text != "-").then(|| {
-                        format!(
-                            "download: {} to {} ({} bytes decrypted from {}, suite {})",
-                            shown(&label),
-                            shown(&dest_text),
-                            got.plaintext,
-                            got.message,
-                            got.header.suite
-                        )
-                    }))
+                    Ok(Copied::Down {
+                        source: label,
+                        dest: dest_text,
+                        done: got,
+                    })
                 }
             };
             let label = |r: &Remote| format!("s3://{bucket}/{}", r.key);
@@ -720,7 +659,7 @@ async fn resume_or_start<E: Exec>(
     };
     let start = |why: Option<&str>| {
         if let Some(why) = why {
-            say(&format!("cse: {}: {why}; starting over", shown(&shown_src)));
+            printer::starting_over(shown_src, why);
         }
         Ok(Prepared::Start(
             dir.clone(),
@@ -784,11 +723,7 @@ async fn resume_or_start<E: Exec>(
         })
         .collect();
     state.retain(|n| stored.contains_key(&n));
-    say(&format!(
-        "cse: {}: continuing the interrupted upload ({} parts stored)",
-        shown(&shown_src),
-        stored.len()
-    ));
+    printer::continuing(shown_src, stored.len());
     Ok(Prepared::Resume(Box::new((
         state,
         enc,

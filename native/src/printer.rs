@@ -10,9 +10,12 @@ use cse_transfer::inspect::{Facts, SHOWN_KEYS};
 use serde_json::json;
 
 use crate::cli::{InspectArgs, KeygenArgs};
+use crate::commands::Copied;
 use crate::config::Output;
 use crate::error::{Failure, say, shown, tell};
 use crate::local::Done;
+use crate::resume;
+use crate::transfer::Bars;
 use crate::verify::Verified;
 
 /// `cse keygen`: which files were written.
@@ -232,6 +235,151 @@ pub fn inspected(args: &InspectArgs, facts: &Facts) -> Result<(), Failure> {
         ))?;
     }
     Ok(())
+}
+
+/// `cse ls`: a common prefix ("folder") below the prefix listed.
+pub fn listed_prefix(name: &str) -> Result<(), Failure> {
+    tell(&format!("{:>30} {}", "PRE", shown(&name)))
+}
+
+/// `cse ls`: an object, its date cut to the second, its size and `name`.
+pub fn listed_object(o: &cse_s3::ObjectInfo, name: &str) -> Result<(), Failure> {
+    let date = o.last_modified.replace('T', " ");
+    let date = date.get(..19).unwrap_or(&date);
+    tell(&format!("{} {:>10} {}", shown(&date), o.size, shown(&name)))
+}
+
+/// `cse rm`: an object deleted.
+pub fn deleted(bucket: &str, key: &str, out: Output) -> Result<(), Failure> {
+    if out.quiet {
+        return Ok(());
+    }
+    tell(&format!(
+        "delete: {}",
+        shown(&format!("s3://{bucket}/{key}"))
+    ))
+}
+
+/// `cse mb`: the bucket made.
+pub fn made_bucket(bucket: &str, out: Output) -> Result<(), Failure> {
+    if out.quiet {
+        return Ok(());
+    }
+    tell(&format!("make_bucket: {}", shown(&bucket)))
+}
+
+/// `cse mpu ls`: an unfinished upload; one cse can continue says from which file and how far
+/// it got.
+pub fn multipart_upload(
+    u: &cse_s3::UploadInfo,
+    state: Option<&resume::Listed>,
+) -> Result<(), Failure> {
+    let state = state
+        .map(|l| {
+            format!(
+                "\tresumable from {} ({} parts stored; state {})",
+                shown(&l.source),
+                l.parts,
+                shown(&l.path.display())
+            )
+        })
+        .unwrap_or_default();
+    tell(&format!(
+        "{}\t{}\t{}{state}",
+        shown(&u.key),
+        shown(&u.upload_id),
+        shown(&u.initiated)
+    ))
+}
+
+/// `cse mpu abort`: an upload aborted.
+pub fn aborted(bucket: &str, key: &str, id: &str, out: Output) -> Result<(), Failure> {
+    if out.quiet {
+        return Ok(());
+    }
+    tell(&format!(
+        "abort: {} {}",
+        shown(&format!("s3://{bucket}/{key}")),
+        shown(&id)
+    ))
+}
+
+/// `cse cp`: one object copied, said above the progress bars (nothing for a download to
+/// stdout, whose bytes own it; nothing for a failure, which the summary and the error tell).
+pub fn copied(r: &Result<Copied, Failure>, bars: &Bars, out: Output) {
+    let Ok(copied) = r else { return };
+    if out.quiet {
+        return;
+    }
+    let line = match copied {
+        Copied::Up {
+            source,
+            target,
+            done,
+        } => format!(
+            "upload: {} to {} ({} bytes encrypted into {}, suite {}{})",
+            shown(source),
+            shown(target),
+            done.plaintext,
+            done.message,
+            done.header.suite,
+            if done.parts > 0 {
+                format!(", {} parts", done.parts)
+            } else {
+                String::new()
+            }
+        ),
+        Copied::Down { dest, .. } if dest == "-" => return,
+        Copied::Down { source, dest, done } => format!(
+            "download: {} to {} ({} bytes decrypted from {}, suite {})",
+            shown(source),
+            shown(dest),
+            done.plaintext,
+            done.message,
+            done.header.suite
+        ),
+    };
+    let _ = bars.tell(&line);
+}
+
+/// `cse cp -r` that did not copy everything: one line of what was copied, what failed and
+/// what was not copied (at most a few names).
+pub fn copy_summary(summary: &cse_transfer::Summary<Failure>) {
+    let mut line = format!(
+        "cse: {} copied, {} failed",
+        summary.copied, summary.failed_count
+    );
+    if summary.not_started > 0 {
+        let names: Vec<String> = summary.not_started_names.iter().map(shown).collect();
+        let more = summary.not_started - names.len() as u64;
+        line.push_str(&format!(
+            ", {} not copied: {}{}",
+            summary.not_started,
+            names.join(", "),
+            if more > 0 {
+                format!(" and {more} more")
+            } else {
+                String::new()
+            }
+        ));
+    }
+    if summary.rest_unknown {
+        line.push_str(", the rest not looked at");
+    }
+    say(&line);
+}
+
+/// `cse cp`: an interrupted upload that cannot continue, and why.
+pub fn starting_over(source: &str, why: &str) {
+    say(&format!("cse: {}: {why}; starting over", shown(&source)));
+}
+
+/// `cse cp`: an interrupted upload continued.
+pub fn continuing(source: &str, parts: usize) {
+    say(&format!(
+        "cse: {}: continuing the interrupted upload ({parts} parts stored)",
+        shown(&source)
+    ));
 }
 
 #[cfg(test)]
