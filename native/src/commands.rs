@@ -4,14 +4,13 @@ use std::path::{Component, Path, PathBuf};
 use std::pin::Pin;
 use std::sync::Arc;
 
-use clap::ArgMatches;
 use cse_core::{Decryptor, Encryptor};
 use cse_s3::Client;
 use cse_transfer::{Engine, Exec, Known, Progress, Summary};
 use futures_util::{Stream, StreamExt};
 
 use crate::cli::{Cli, Command, CpArgs, MpuCommand};
-use crate::config::{Config, Output};
+use crate::config::{Config, Filter, Output};
 use crate::error::{Failure, Kind, shown};
 use crate::output::Sink;
 use crate::printer;
@@ -19,36 +18,8 @@ use crate::resume;
 use crate::s3url::parse_s3_url;
 use crate::transfer::{Bars, FileSink, ReadSource, Threads};
 
-/// An `--include` or `--exclude` pattern, in command-line order (the last match decides).
-#[derive(Debug)]
-pub struct Filter {
-    include: bool,
-    pattern: glob::Pattern,
-}
-
-/// The include/exclude patterns of `cp` or `rm`, in the order given.
-pub fn filters_in_order(matches: &ArgMatches) -> Vec<Filter> {
-    let Some((_, sub)) = matches.subcommand() else {
-        return Vec::new();
-    };
-    let mut found = Vec::new();
-    for (id, include) in [("include", true), ("exclude", false)] {
-        let Ok(Some(values)) = sub.try_get_many::<String>(id) else {
-            continue;
-        };
-        let Some(indices) = sub.indices_of(id) else {
-            continue;
-        };
-        for (value, index) in values.zip(indices) {
-            if let Ok(pattern) = glob::Pattern::new(value) {
-                found.push((index, Filter { include, pattern }));
-            }
-        }
-    }
-    found.sort_by_key(|(i, _)| *i);
-    found.into_iter().map(|(_, f)| f).collect()
-}
-
+/// Whether `path` is selected: the last `--include`/`--exclude` pattern that matches it
+/// decides; none matching means included.
 fn selected(filters: &[Filter], path: &str) -> bool {
     filters
         .iter()

@@ -17,7 +17,6 @@ use crate::cli::{
     Cli, Command, CommitmentArgs, DecryptOptions, EncryptOptions, MessageArgs, MpuCommand, Policy,
     PrivateKeyArgs, PublicKeyArgs, ReadArgs, S3Args, TransferArgs, WriteArgs,
 };
-use crate::commands::{Filter, filters_in_order};
 use crate::error::Failure;
 use crate::keys::{KeySpec, key_path, recipient_values};
 use crate::s3url::parse_s3_url;
@@ -237,6 +236,36 @@ impl Config {
     }
 }
 
+/// An `--include` or `--exclude` pattern, in command-line order (the last match decides).
+#[derive(Debug)]
+pub struct Filter {
+    pub include: bool,
+    pub pattern: glob::Pattern,
+}
+
+/// The include/exclude patterns of `cp` or `rm`, in the order given.
+pub fn filters_in_order(matches: &ArgMatches) -> Vec<Filter> {
+    let Some((_, sub)) = matches.subcommand() else {
+        return Vec::new();
+    };
+    let mut found = Vec::new();
+    for (id, include) in [("include", true), ("exclude", false)] {
+        let Ok(Some(values)) = sub.try_get_many::<String>(id) else {
+            continue;
+        };
+        let Some(indices) = sub.indices_of(id) else {
+            continue;
+        };
+        for (value, index) in values.zip(indices) {
+            if let Ok(pattern) = glob::Pattern::new(value) {
+                found.push((index, Filter { include, pattern }));
+            }
+        }
+    }
+    found.sort_by_key(|(i, _)| *i);
+    found.into_iter().map(|(_, f)| f).collect()
+}
+
 fn check_patterns<'a>(patterns: impl Iterator<Item = &'a String>) -> Result<(), Failure> {
     for p in patterns {
         glob::Pattern::new(p).map_err(|e| Failure::config(format!("pattern {p:?}: {e}")))?;
@@ -415,6 +444,31 @@ mod tests {
         }
         assert!(parse_suite("0x9999").is_err());
         assert!(parse_suite("rot13").is_err());
+    }
+
+    #[test]
+    fn filters_keep_the_command_line_order() {
+        use clap::CommandFactory;
+        let args = [
+            "cse",
+            "cp",
+            "-r",
+            "d",
+            "s3://b/p",
+            "--exclude",
+            "*",
+            "--include",
+            "*.txt",
+            "--exclude",
+            "tmp/*",
+        ];
+        let matches = Cli::command().try_get_matches_from(args).expect("parses");
+        let f: Vec<(bool, String)> = filters_in_order(&matches)
+            .into_iter()
+            .map(|f| (f.include, f.pattern.to_string()))
+            .collect();
+        let want = [(false, "*"), (true, "*.txt"), (false, "tmp/*")];
+        assert_eq!(f, want.map(|(i, p)| (i, p.to_string())));
     }
 
     #[test]
