@@ -157,10 +157,13 @@ pub struct KeyringArgs {
     pub padding: Option<String>,
 }
 
-/// Message options: one set, shared by `encrypt`, `decrypt`, `verify` and `cp`. Each
-/// command flattens the pieces it uses (`cp` all of them), so every flag is declared once;
-/// `config::Config` turns them, with the environment and the config file, into cse-core's
-/// `EncryptConfig`/`DecryptConfig` and the key paths.
+// Message options: one set, shared by `encrypt`, `decrypt`, `verify` and `cp`. Each command
+// flattens the pieces it uses (`cp` all of them: `MessageArgs`, `PublicKeyArgs`,
+// `PrivateKeyArgs`, `WriteArgs`, `ReadArgs`, `CommitmentArgs`, `KeyringArgs`), so every flag
+// is declared once; `config::Config` turns them, with the environment and the config file,
+// into cse-core's `EncryptConfig`/`DecryptConfig` and the key paths.
+
+/// What every message written or read has: its encryption context.
 #[derive(Debug, Args, Clone)]
 pub struct MessageArgs {
     /// Encryption context pair, repeatable.
@@ -590,6 +593,62 @@ mod tests {
         assert_eq!(s3.profile.as_deref(), Some("outer"));
         assert_eq!(s3.region.as_deref(), Some("r2"));
         assert_eq!(s3.max_attempts, None);
+    }
+
+    #[test]
+    fn help_headings_keep_their_order() {
+        let help = |name: &str| {
+            let mut cmd = Cli::command();
+            cmd.build();
+            cmd.find_subcommand_mut(name)
+                .expect("subcommand")
+                .render_long_help()
+                .to_string()
+        };
+        let cases: [(&str, &[&str]); 4] = [
+            ("encrypt", &["Output:", "Keys:", "Message:"]),
+            (
+                "decrypt",
+                &["Output:", "Keys:", "Message:", "Limits on messages:"],
+            ),
+            (
+                "verify",
+                &[
+                    "Keys:",
+                    "Message:",
+                    "Limits on messages:",
+                    "Transfer:",
+                    "S3:",
+                    "Output:",
+                ],
+            ),
+            (
+                "cp",
+                &[
+                    "Keys:",
+                    "Message:",
+                    "Limits on downloaded messages:",
+                    "Transfer:",
+                    "S3:",
+                    "Output:",
+                ],
+            ),
+        ];
+        for (name, headings) in cases {
+            let h = help(name);
+            let at: Vec<usize> = headings
+                .iter()
+                .map(|x| {
+                    h.find(&format!("\n{x}\n"))
+                        .unwrap_or_else(|| panic!("{name}: {x}"))
+                })
+                .collect();
+            assert!(at.is_sorted(), "{name}: {headings:?} at {at:?}");
+        }
+        // cp says which direction each shared option is for.
+        let cp = help("cp");
+        assert!(cp.contains("Private key for downloads (s3 → local)"));
+        assert!(help("decrypt").contains("Required encryption context pair"));
     }
 
     #[test]
