@@ -576,12 +576,16 @@ mod tests {
             Some("b")
         );
 
-        let c = resolve(
-            &["cse", "decrypt", "in", "-o", "out"],
-            &FileConfig::default(),
-            &[],
-        )
-        .expect("local commands need no credentials");
+        // Only what reaches the store needs S3 settings (and credentials).
+        let none = FileConfig::default();
+        let c = resolve(&["cse", "verify", "a.msg", "b.msg"], &none, &[]).expect("files");
+        assert!(c.s3.is_none() && c.transfer.is_none() && c.decrypt.is_some());
+        assert!(resolve(&["cse", "verify", "a.msg", "s3://b/k"], &none, &[]).is_err());
+        let c = resolve(&["cse", "inspect", "a.msg"], &none, &[]).expect("a file");
+        assert!(c.s3.is_none());
+        assert!(resolve(&["cse", "inspect", "s3://b/k"], &none, &[]).is_err());
+        let c = resolve(&["cse", "decrypt", "in", "-o", "out"], &none, &[])
+            .expect("local commands need no credentials");
         assert!(c.s3.is_none());
         assert_eq!(
             c.decrypt.expect("decrypt").private_key,
