@@ -19,7 +19,9 @@
 // recipients; m encrypted private keys unlocked with a passphrase; n the Inspect view (header
 // facts with ranged GETs only; hostile headers refused or shown as inert text); o a 64 MiB
 // upload with no long task (> 50 ms) on the page's main thread (the engine runs in a Worker),
-// then downloaded and verified.
+// then downloaded and verified; q the page against an https endpoint (nginx terminating TLS
+// with a certificate of a CA made at test start, pinned in Chromium): multipart upload and
+// verified download, every request over TLS, bodies signed with their SHA-256.
 //
 // Upload MB/s shown by the page in this test is not the page's speed: Playwright's network
 // instrumentation copies every request body over CDP (≈ 1 s per 8 MiB part here; a plain
@@ -352,8 +354,9 @@ async function main() {
 
   site = await serveStatic({ mounts: { '/': WWW } });
   origin = site.url.replace(/\/$/, '');
-  stack = await startS3Stack({ origin, buckets: [BUCKET] });
-  browser = await launchBrowser({ quiet: !process.env.VERBOSE });
+  stack = await startS3Stack({ origin, buckets: [BUCKET], tls: true });
+  // Chromium accepts the test server's certificate, and only it, by its key (case q).
+  browser = await launchBrowser({ quiet: !process.env.VERBOSE, args: [`--ignore-certificate-errors-spki-list=${stack.tls.spki}`] });
   page = await browser.context.newPage();
   page.on('console', (m) => { if (m.type() === 'error' && !/Failed to load resource|CORS policy|net::ERR/.test(m.text())) console.log(`[page console.error] ${m.text()}`); });
   // UploadPart requests as the browser sends them, to see how many are in flight at once
@@ -833,6 +836,8 @@ seed_scripts.s3_client(ep, ak, sk).put_object(Bucket=bucket, Key=dst, Body=body)
   });
 
   await longTaskCase();
+
+  await tlsCase(keys);
 }
 
 // o. the engine runs in a Worker: during a large upload the page's main thread never runs a
@@ -877,6 +882,70 @@ async function longTaskCase() {
     eq(d.last?.size, 64 * MIB, 'plaintext size');
     eq(d.sha256, hugeSha, 'sha256 of the downloaded plaintext');
     console.log(`     ${d.status}`);
+  });
+}
+
+// q. the page against an https endpoint, as real ones are: the proxy's TLS listener, with a
+//    certificate of a site CA made at test start (stack.mjs; in a temp folder) that Chromium
+//    accepts by its key (--ignore-certificate-errors-spki-list). A multipart upload and a
+//    verified download there; every S3 request went over https (as the browser sent it and as
+//    nginx's TLS log saw it). The page has one payload-signing mode, on https too: each body
+//    signed with its SHA-256 (never UNSIGNED-PAYLOAD), which s3s-fs checks.
+async function tlsCase(keys) {
+  await testCase('q. https endpoint (TLS proxy, test CA): multipart upload and verified download over TLS, signed payloads', async () => {
+    const tls = stack.tls;
+    const file = path.join(work, 'tls.bin');
+    const sha = await randomFile(file, 11 * MIB + 4321); // three parts of 5 MiB
+    const logStart = fs.existsSync(tls.log) ? (await fsp.stat(tls.log)).size : 0;
+    const sent = [];
+    const record = (r) => { if (/^https?:/.test(r.url()) && !r.url().startsWith(site.url)) sent.push({ method: r.method(), url: r.url() }); };
+    page.on('request', record);
+    try {
+      await page.fill('#endpoint', tls.endpoint);
+      await setTransfer({ partMiB: 5, concurrency: 3 });
+      await page.fill('#upload-prefix', 'tls');
+      const r = await uploadInPage(file, 'tls/tls.bin');
+      eq(r.state, 'done', `upload row state (${r.status})`);
+      assert(r.parts >= 3, `a multipart upload of ≥ 3 parts (${r.parts})`);
+      eq(JSON.stringify(await listInPage('tls/')), JSON.stringify(['tls/tls.bin']), 'listed over https');
+      const d = await downloadInPage('tls/tls.bin');
+      eq(d.state, 'done', `download row state (${d.status})`);
+      eq(d.sha256, sha, 'sha256 of the plaintext the page downloaded and verified');
+      console.log(`     ${r.status}; ${d.status}`);
+    } finally {
+      page.off('request', record);
+      await page.fill('#endpoint', stack.endpoint);
+      await setTransfer({ partMiB: 8, concurrency: 4 });
+    }
+    // What the page wrote is what cse reads (straight from s3s-fs).
+    const byCse = path.join(work, 'tls-cse.out');
+    await cse('cp', `s3://${BUCKET}/tls/tls.bin`, byCse, '--private-key', keys.priv, '--endpoint-url', stack.direct);
+    eq(await sha256File(byCse), sha, 'sha256 of what cse decrypted');
+
+    // The browser's side: every S3 request of the case went to the https endpoint.
+    const wrong = sent.filter((x) => !x.url.startsWith(tls.endpoint + '/'));
+    eq(JSON.stringify(wrong), '[]', 'requests not sent to the https endpoint');
+    assert(sent.some((x) => x.method === 'PUT') && sent.some((x) => x.method === 'GET'), `PUTs and GETs sent (${sent.length} requests)`);
+
+    // nginx's side: the TLS listener's log, one line per request since the case began:
+    // protocol cipher port "request" status "x-amz-content-sha256".
+    const lines = (await fsp.readFile(tls.log)).subarray(logStart).toString('utf8').split('\n').filter(Boolean);
+    const port = new URL(tls.endpoint).port;
+    const logged = lines.map((l) => {
+      const m = /^(TLSv1\.[23]) (\S+) (\d+) "(\S+) (\S+) [^"]*" (\d{3}) "([^"]*)"$/.exec(l);
+      assert(m, `a TLS log line (${l})`);
+      return { proto: m[1], port: m[3], method: m[4], uri: m[5], status: Number(m[6]), payload: m[7] };
+    });
+    assert(logged.every((x) => x.port === port), 'logged on the TLS port');
+    const s3 = logged.filter((x) => x.method !== 'OPTIONS');
+    const parts = s3.filter((x) => x.method === 'PUT' && /[?&]partNumber=/.test(x.uri));
+    assert(parts.length >= 3, `≥ 3 UploadPart requests over TLS (${parts.length})`);
+    assert(s3.some((x) => x.method === 'POST' && /[?&]uploadId=/.test(x.uri)), 'CompleteMultipartUpload over TLS');
+    assert(s3.some((x) => x.method === 'GET' && x.uri.startsWith(`/${BUCKET}/tls/tls.bin`)), 'the object read over TLS');
+    eq(s3.length, sent.filter((x) => x.method !== 'OPTIONS').length, 'every S3 request the browser sent was logged by the TLS listener');
+    const bad = s3.filter((x) => x.status >= 300 || !/^[0-9a-f]{64}$/.test(x.payload));
+    eq(JSON.stringify(bad), '[]', 'requests that failed or were not signed over their payload\'s SHA-256');
+    console.log(`     ${s3.length} S3 requests over ${[...new Set(logged.map((x) => x.proto))].join('/')} (${parts.length} parts), each payload signed with its SHA-256`);
   });
 }
 

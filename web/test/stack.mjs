@@ -5,12 +5,18 @@
 //   const s3 = await startS3Stack({ origin: site.url.replace(/\/$/, ''), buckets: ['demo'] });
 //   // s3.endpoint (the proxy, for the page), s3.direct (the server), s3.accessKey,
 //   // s3.secretKey, s3.region, s3.dataDir (a bucket is a folder there)
+//   // with tls: true, also s3.tls = { endpoint, caFile, spki, log }: the proxy listens with TLS
+//   // too, a certificate for 127.0.0.1 / localhost signed by a CA made here with openssl (in
+//   // the stack's temp folder, removed by stop()); spki is the base64 SHA-256 of the server
+//   // certificate's public key, for Chromium's --ignore-certificate-errors-spki-list; log is
+//   // nginx's log of the requests that came over TLS (access-tls.log).
 //   await s3.stop();
 //
 // Environment: S3S_FS (default ~/.cargo/bin/s3s-fs, else s3s-fs on PATH),
 // EXPOSE_HEADERS (passed to cors-proxy.sh; e.g. leave ETag out to test that error path).
 
 import { spawn, execFile } from 'node:child_process';
+import crypto from 'node:crypto';
 import fs from 'node:fs';
 import fsp from 'node:fs/promises';
 import net from 'node:net';
@@ -52,11 +58,28 @@ function s3sBinary() {
   return fs.existsSync(cargoBin) ? cargoBin : 's3s-fs';
 }
 
+// A site CA and a certificate for 127.0.0.1 / localhost signed by it, in `dir`.
+async function makeTestCa(dir) {
+  await fsp.mkdir(dir, { recursive: true });
+  const openssl = (...args) => run('openssl', args, { cwd: dir });
+  await openssl('req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '2', '-subj', '/CN=cse web test site CA',
+    '-keyout', 'ca.key', '-out', 'ca.pem');
+  await openssl('req', '-newkey', 'rsa:2048', '-nodes', '-subj', '/CN=localhost', '-keyout', 'server.key', '-out', 'server.csr');
+  await fsp.writeFile(path.join(dir, 'ext.cnf'), 'subjectAltName = DNS:localhost, IP:127.0.0.1\n');
+  await openssl('x509', '-req', '-in', 'server.csr', '-CA', 'ca.pem', '-CAkey', 'ca.key', '-CAcreateserial',
+    '-days', '2', '-extfile', 'ext.cnf', '-out', 'server.pem');
+  await openssl('x509', '-in', 'server.pem', '-noout', '-pubkey', '-out', 'server.pub');
+  await openssl('pkey', '-pubin', '-in', 'server.pub', '-outform', 'DER', '-out', 'server.spki');
+  const spki = crypto.createHash('sha256').update(await fsp.readFile(path.join(dir, 'server.spki'))).digest('base64');
+  return { caFile: path.join(dir, 'ca.pem'), cert: path.join(dir, 'server.pem'), key: path.join(dir, 'server.key'), spki };
+}
+
 /**
  * origin: the page's origin (e.g. 'http://127.0.0.1:8123'), or '*'.
- * Returns { endpoint, direct, accessKey, secretKey, region, dataDir, stop() }.
+ * tls: also an https listener on the proxy (see above).
+ * Returns { endpoint, direct, accessKey, secretKey, region, dataDir, tls, stop() }.
  */
-export async function startS3Stack({ origin, buckets = [], accessKey = 'AKCSETEST', secretKey = 'cse-test-secret-key', region = 'us-east-1', log = false } = {}) {
+export async function startS3Stack({ origin, buckets = [], tls = false, accessKey = 'AKCSETEST', secretKey = 'cse-test-secret-key', region = 'us-east-1', log = false } = {}) {
   if (!origin) throw new Error('startS3Stack: origin is required');
   const root = await fsp.mkdtemp(path.join(os.tmpdir(), 'cse-s3-'));
   const dataDir = path.join(root, 'data');
@@ -85,12 +108,22 @@ export async function startS3Stack({ origin, buckets = [], accessKey = 'AKCSETES
   try {
     await Promise.race([waitForPort(s3Port), died]);
     const port = await freePort();
-    await run('bash', [path.join(HERE, 'cors-proxy.sh'), 'start', '--dir', proxyDir, '--port', String(port), '--s3-port', String(s3Port), '--origin', origin]);
+    const args = ['--dir', proxyDir, '--port', String(port), '--s3-port', String(s3Port), '--origin', origin];
+    let tlsInfo = null;
+    if (tls) {
+      const ca = await makeTestCa(path.join(root, 'tls'));
+      const tlsPort = await freePort();
+      args.push('--tls-port', String(tlsPort), '--cert', ca.cert, '--key', ca.key);
+      tlsInfo = { endpoint: `https://127.0.0.1:${tlsPort}`, caFile: ca.caFile, spki: ca.spki, log: path.join(proxyDir, 'access-tls.log') };
+    }
+    await run('bash', [path.join(HERE, 'cors-proxy.sh'), 'start', ...args]);
     await waitForPort(port);
+    if (tlsInfo) await waitForPort(Number(new URL(tlsInfo.endpoint).port));
     return {
       endpoint: `http://127.0.0.1:${port}`,
       direct: `http://127.0.0.1:${s3Port}`,
       accessKey, secretKey, region, dataDir, proxyDir,
+      tls: tlsInfo,
       stop,
     };
   } catch (e) {
