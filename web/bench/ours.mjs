@@ -7,7 +7,10 @@
 // or unwrap included, as the official SDK's time includes its wrap/unwrap), not making the
 // input. wasmMemoryMiB is the module's linear memory after the run (it only grows).
 
-import init, { encryptBuffer, decryptBuffer } from '../www/pkg/cse_web.js';
+// The page may name another build (window.csePkg, a directory under web/, set by run.mjs
+// from '--impl ours:DIR'); by default the page's own, web/www/pkg.
+const pkg = window.csePkg ? `/${window.csePkg.replace(/^\/+|\/+$/g, '')}/cse_web.js` : '../www/pkg/cse_web.js';
+const { default: init, encryptBuffer, decryptBuffer } = await import(pkg);
 
 const wasm = await init();
 const SUITES = new Set([0x0578, 0x0478]);

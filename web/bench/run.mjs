@@ -6,6 +6,15 @@
 //   node web/bench/run.mjs [--sizes 16,64] [--suites 0578,0478] [--impl official,ours]
 //                          [--keys DIR] [--repeat N] [--headful]
 //
+// '--impl ours:DIR' runs ours.mjs on another wasm-bindgen output, DIR relative to web/
+// (e.g. ours:bench/dist/pkg-scalar, a copy of an earlier build): several builds side by
+// side in one run, each on its own page. A simd128 build to compare, for example:
+//   RUSTFLAGS='-C target-feature=+simd128' CARGO_TARGET_DIR=target/wasm-simd \
+//     cargo build -p cse-web --target wasm32-unknown-unknown --profile wasm
+//   wasm-bindgen --target web --out-dir web/bench/dist/pkg-simd \
+//     target/wasm-simd/wasm32-unknown-unknown/wasm/cse_web.wasm
+//   node web/bench/run.mjs --sizes 64 --impl official,ours,ours:bench/dist/pkg-simd
+//
 // It bundles official.mjs with esbuild into dist/official.js, serves web/ on 127.0.0.1,
 // and opens a fresh page per run. Each implementation is a page-global function
 //   window.officialBench / window.cseBench ({ suite, sizeMiB, publicPem, privatePem })
@@ -114,6 +123,7 @@ const PAGE = `<!doctype html>
 <meta charset="utf-8">
 <title>cse benchmark</title>
 <script src="/bench/dist/official.js"></script>
+<script>window.csePkg = new URLSearchParams(location.search).get('pkg');</script>
 __OURS__
 <p>cse benchmark page: window.officialBench, window.cseBench</p>
 `;
@@ -121,11 +131,17 @@ __OURS__
 const opts = parseArgs(process.argv.slice(2));
 const oursPresent = fs.existsSync(path.join(BENCH, 'ours.mjs'));
 const impls = opts.impl || (oursPresent ? ['official', 'ours'] : ['official']);
-if (impls.includes('ours') && !oursPresent) {
+const pkgOf = (impl) => (impl.startsWith('ours:') ? impl.slice(5) : null);
+for (const impl of impls) {
+  const dir = pkgOf(impl);
+  if (impl !== 'official' && impl !== 'ours' && !dir) { console.error(`run.mjs: unknown --impl ${impl}`); process.exit(2); }
+  if (dir && !fs.existsSync(path.join(WEB, dir, 'cse_web.js'))) { console.error(`run.mjs: no ${path.join(WEB, dir, 'cse_web.js')}`); process.exit(2); }
+}
+if (impls.some((i) => i !== 'official') && !oursPresent) {
   console.error('run.mjs: --impl ours needs web/bench/ours.mjs (an ES module that sets window.cseBench)');
   process.exit(2);
 }
-const FN = { official: 'officialBench', ours: 'cseBench' };
+const fnOf = (impl) => (impl === 'official' ? 'officialBench' : 'cseBench');
 
 await bundleOfficial();
 const keys = await loadKeys(opts.keys);
@@ -144,9 +160,10 @@ try {
       for (const sizeMiB of opts.sizes) {
         for (let rep = 0; rep < opts.repeat; rep++) {
           const page = await browser.context.newPage();
-          await page.goto(site.url + 'bench/run.html');
+          const dir = pkgOf(impl);
+          await page.goto(site.url + 'bench/run.html' + (dir ? '?pkg=' + encodeURIComponent(dir) : ''));
           // module scripts have run by the load event; give a slow wasm start a moment more
-          await page.waitForFunction((fn) => typeof window[fn] === 'function', FN[impl], { timeout: 30000 });
+          await page.waitForFunction((fn) => typeof window[fn] === 'function', fnOf(impl), { timeout: 30000 });
           const cdp = await browser.cdp(page);
           let heavyPid = null;
           const line = { impl, suite: '0x' + suite.toString(16).padStart(4, '0'), sizeMiB };
@@ -164,7 +181,7 @@ try {
                 } finally {
                   clearInterval(timer);
                 }
-              }, { fn: FN[impl], args: { suite, sizeMiB, ...keys } }));
+              }, { fn: fnOf(impl), args: { suite, sizeMiB, ...keys } }));
             Object.assign(line, result, { impl: line.impl, suite: line.suite, sizeMiB });
             line.peakJSHeapUsedMiB = +(peakJSHeapUsedSize / 1048576).toFixed(1);
             line.perfMemory = await page.evaluate(() => ({
