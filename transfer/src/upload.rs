@@ -252,13 +252,13 @@ pub async fn upload_resumable<E: Exec, S: Source>(
     let id = match &earlier {
         Some(e) => e.upload_id.clone(),
         None => {
-            let id = cancellable(cancel, async {
-                Ok(eng
-                    .client
-                    .create_multipart_upload(bucket, key, None)
-                    .await?)
-            })
-            .await?;
+            // Not cut short by a cancel: the server may already have created the upload
+            // when the answer is dropped, and nothing would abort it. A cancel that came
+            // meanwhile is seen by the loop below, which aborts (or keeps) it.
+            let id = eng
+                .client
+                .create_multipart_upload(bucket, key, None)
+                .await?;
             if let Some(r) = &resume
                 && let Err(e) = r.journal.started(&id, planned)
             {
