@@ -554,16 +554,18 @@ mod tests {
         Cli::command().debug_assert();
     }
 
+    /// A subcommand's `--help` text.
+    fn help(name: &str) -> String {
+        let mut cmd = Cli::command();
+        cmd.build();
+        cmd.find_subcommand_mut(name)
+            .expect("subcommand")
+            .render_long_help()
+            .to_string()
+    }
+
     #[test]
     fn s3_options_only_on_s3_commands_before_or_after_the_command() {
-        let help = |name: &str| {
-            let mut cmd = Cli::command();
-            cmd.build();
-            cmd.find_subcommand_mut(name)
-                .expect("subcommand")
-                .render_long_help()
-                .to_string()
-        };
         for local in ["encrypt", "decrypt", "keygen"] {
             assert!(!help(local).contains("--endpoint-url"), "{local}");
         }
@@ -597,14 +599,6 @@ mod tests {
 
     #[test]
     fn help_headings_keep_their_order() {
-        let help = |name: &str| {
-            let mut cmd = Cli::command();
-            cmd.build();
-            cmd.find_subcommand_mut(name)
-                .expect("subcommand")
-                .render_long_help()
-                .to_string()
-        };
         let cases: [(&str, &[&str]); 4] = [
             ("encrypt", &["Output:", "Keys:", "Message:"]),
             (
