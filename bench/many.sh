@@ -8,8 +8,8 @@
 # cse: defaults (10 requests in flight for objects and parts together, RSA-4096 OAEP-SHA256,
 # suite 0x0578); aws: its defaults (max_concurrent_requests 10), no flexible checksums.
 # Each download is compared with the input (diff -r). Wall time from process start to exit,
-# best of BENCH_REPEAT runs (default 3); prints a table and the ratios aws time / cse time
-# (above 1: cse is faster).
+# best of BENCH_REPEAT runs (default 3), and the peak RSS of each tool (GNU time, largest of the
+# runs); prints a table and the ratios aws time / cse time (above 1: cse is faster).
 #
 # Environment: CSE_BIN (default target/release/cse), S3S_FS, PYTHON (venv with awscli,
 # default .venv/bin/python), TMPDIR.
@@ -85,31 +85,41 @@ log "creating $COUNT files of $KIB KiB"
 mkdir -p "$WORK/in"
 for i in $(seq -w 1 "$COUNT"); do head -c $((KIB * 1024)) /dev/urandom >"$WORK/in/f$i.bin"; done
 
-# best SECONDS of CMD... over REPEAT runs (BEFORE is run before each, untimed)
+# best SECONDS of CMD... over REPEAT runs (BEFORE is run before each, untimed); the peak
+# RSS (KiB, GNU time) of each run goes to $WORK/rss, the largest is reported
 best() {
     local before=$1; shift
     local best_t="" t s e
     for _ in $(seq "$REPEAT"); do
         eval "$before"
         s=$(date +%s.%N)
-        "$@" >/dev/null 2>"$WORK/err" || die "failed: $* ($(tail -n 3 "$WORK/err"))"
+        /usr/bin/time -f %M -a -o "$WORK/rss" "$@" >/dev/null 2>"$WORK/err" \
+            || die "failed: $* ($(tail -n 3 "$WORK/err"))"
         e=$(date +%s.%N)
         t=$(echo "$e - $s" | bc -l)
         if [ -z "$best_t" ] || [ "$(echo "$t < $best_t" | bc -l)" = 1 ]; then best_t=$t; fi
     done
     echo "$best_t"
 }
+# the largest peak RSS (MiB) recorded since the last call
+peak() { sort -n "$WORK/rss" | tail -n 1 | awk '{ printf "%.0f", $1 / 1024 }'; : >"$WORK/rss"; }
+[ -x /usr/bin/time ] || die "GNU time not found (apt-get install time)"
 
 log "aws s3 cp --recursive (upload, download)"
+: >"$WORK/rss"
 aws_up=$(best ":" "${AWS_CMD[@]}" s3 cp --recursive --only-show-errors "$WORK/in" s3://bench/aws/)
+aws_up_rss=$(peak)
 aws_down=$(best "rm -rf '$WORK/aws-out'" "${AWS_CMD[@]}" s3 cp --recursive --only-show-errors s3://bench/aws/ "$WORK/aws-out")
+aws_down_rss=$(peak)
 diff -r "$WORK/in" "$WORK/aws-out" >/dev/null || die "aws download differs"
 log "cse cp -r (upload, download)"
 cse_up=$(best ":" "$CSE" cp -r -q "$WORK/in" s3://bench/cse/ --public-key "$WORK/public_key.pem")
+cse_up_rss=$(peak)
 cse_down=$(best "rm -rf '$WORK/cse-out'" "$CSE" cp -r -q s3://bench/cse/ "$WORK/cse-out/" --private-key "$WORK/private_key.pem")
+cse_down_rss=$(peak)
 diff -r "$WORK/in" "$WORK/cse-out" >/dev/null || die "cse download differs"
 
 ratio() { echo "scale=2; $1 / $2" | bc -l; }
-printf '| %s × %s KiB | aws s3 cp --recursive (s) | cse cp -r (s) | aws / cse |\n|---|---:|---:|---:|\n' "$COUNT" "$KIB"
-printf '| upload | %.2f | %.2f | %s× |\n' "$aws_up" "$cse_up" "$(ratio "$aws_up" "$cse_up")"
-printf '| download | %.2f | %.2f | %s× |\n' "$aws_down" "$cse_down" "$(ratio "$aws_down" "$cse_down")"
+printf '| %s × %s KiB | aws s3 cp --recursive (s) | cse cp -r (s) | aws / cse | peak RSS aws / cse |\n|---|---:|---:|---:|---:|\n' "$COUNT" "$KIB"
+printf '| upload | %.2f | %.2f | %s× | %s / %s MiB |\n' "$aws_up" "$cse_up" "$(ratio "$aws_up" "$cse_up")" "$aws_up_rss" "$cse_up_rss"
+printf '| download | %.2f | %.2f | %s× | %s / %s MiB |\n' "$aws_down" "$cse_down" "$(ratio "$aws_down" "$cse_down")" "$aws_down_rss" "$cse_down_rss"
