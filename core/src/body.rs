@@ -53,6 +53,26 @@ pub(crate) fn body_aad_array(
     (a, n)
 }
 
+/// The AAD of one frame, on the stack (see [`crate::Staged::aad`]).
+#[derive(Clone, Copy, Debug)]
+pub struct FrameAad {
+    bytes: [u8; MAX_AAD],
+    len: usize,
+}
+
+impl FrameAad {
+    pub(crate) fn new(message_id: &[u8], part: Part, seq: u32, len: u64) -> Self {
+        let (bytes, len) = body_aad_array(message_id, part, seq, len);
+        Self { bytes, len }
+    }
+}
+
+impl AsRef<[u8]> for FrameAad {
+    fn as_ref(&self) -> &[u8] {
+        &self.bytes[..self.len]
+    }
+}
+
 /// Builds the body AAD into `aad`: message id ‖ content string ‖ sequence ‖ plaintext length.
 pub(crate) fn body_aad(aad: &mut Vec<u8>, message_id: &[u8], part: Part, seq: u32, len: u64) {
     aad.clear();

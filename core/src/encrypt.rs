@@ -5,7 +5,7 @@ use alloc::format;
 use alloc::string::String;
 use alloc::vec::Vec;
 
-use crate::body::{self, FINAL_MARKER, Part};
+use crate::body::{self, FINAL_MARKER, FrameAad, Part};
 use crate::context::{self, EncryptionContext, PUBLIC_KEY_FIELD};
 use crate::crypto::{self, CryptoProvider, GcmKey, IV_LEN, MessageHash, Signer};
 use crate::error::Error;
@@ -86,6 +86,8 @@ pub struct Encryptor {
     header_bytes: Vec<u8>,
     header_written: bool,
     failed: bool,
+    /// The frames handed out by [`Encryptor::stage`] and not yet committed.
+    staged: Option<(u32, usize, usize)>,
     sealer: Sealer,
     seq: u32,
     /// Plaintext short of a frame; allocated once at the frame length so it never moves.
@@ -140,6 +142,7 @@ impl Encryptor {
             return Err(bad("the data key does not match the header"));
         }
         let key = GcmKey::new(provider, &keys.key)?;
+        let key_bytes = keys.key;
         let mut aad = secret.header[..body_end].to_vec();
         aad.extend_from_slice(&secret.required_context);
         let tag = &secret.header[secret.header.len() - 16..];
@@ -162,6 +165,7 @@ impl Encryptor {
         Ok(Self {
             sealer: Sealer {
                 key,
+                key_bytes,
                 message_id: header.message_id.clone(),
                 frame_len,
             },
@@ -169,6 +173,7 @@ impl Encryptor {
             header_bytes: secret.header.clone(),
             header_written: false,
             failed: false,
+            staged: None,
             seq: 1,
             pending: zeroize::Zeroizing::new(Vec::with_capacity(frame_len)),
             signing,
@@ -239,6 +244,7 @@ impl Encryptor {
         crypto::fill_random(&mut message_id)?;
         let keys = crypto::derive_keys(config.provider, suite, data_key.as_bytes(), &message_id)?;
         let key = GcmKey::new(config.provider, &keys.key)?;
+        let key_bytes = keys.key;
 
         let mut stored = materials.encryption_context;
         let mut required = EncryptionContext::new();
@@ -277,6 +283,7 @@ impl Encryptor {
         let encryptor = Self {
             sealer: Sealer {
                 key,
+                key_bytes,
                 message_id: header.message_id.clone(),
                 frame_len,
             },
@@ -284,6 +291,7 @@ impl Encryptor {
             header_bytes,
             header_written: false,
             failed: false,
+            staged: None,
             seq: 1,
             pending: zeroize::Zeroizing::new(Vec::with_capacity(frame_len)),
             signing: signer,
@@ -325,12 +333,125 @@ impl Encryptor {
     /// Encrypts `plaintext`, appending every completed frame to `out`. Bytes short of a full
     /// frame wait for the next call or for [`Encryptor::finish`].
     pub fn update(&mut self, plaintext: &[u8], out: &mut Vec<u8>) -> Result<(), Error> {
-        if self.failed {
-            return Err(Error::Misuse("the encryptor already failed"));
-        }
+        self.usable()?;
         let r = self.update_inner(plaintext, out);
         self.failed = r.is_err();
         r
+    }
+
+    /// Fails (for good) once the encryptor failed, or while staged frames wait for
+    /// [`Encryptor::commit`].
+    fn usable(&mut self) -> Result<(), Error> {
+        if self.failed {
+            return Err(Error::Misuse("the encryptor already failed"));
+        }
+        if self.staged.is_some() {
+            self.failed = true;
+            return Err(Error::Misuse(
+                "staged frames were not committed before the next call",
+            ));
+        }
+        Ok(())
+    }
+
+    /// The derived frame key (AES-GCM, 16, 24 or 32 bytes) that seals this message's frames,
+    /// for an outside AES-GCM that seals what [`Encryptor::stage`] lays out. It is the key
+    /// of the whole body: keep it like the plaintext, and drop (zero) it once imported.
+    pub fn frame_key(&self) -> zeroize::Zeroizing<Vec<u8>> {
+        self.sealer.key_bytes.clone()
+    }
+
+    /// Like [`Encryptor::update`], but the whole frames this call completes are laid out in
+    /// `out` and left for an outside AES-GCM to seal: each frame's sequence number and IV,
+    /// then its plaintext where the ciphertext goes, then 16 zero bytes where the tag goes.
+    /// The header is written (and hashed) first, as by `update`; bytes short of a frame
+    /// wait, as there. [`Staged`] says, for each frame, the IV, the AAD and the byte range
+    /// of ciphertext ‖ tag in `out`.
+    ///
+    /// **The caller must seal every staged frame** (AES-GCM with [`Encryptor::frame_key`],
+    /// the frame's IV and AAD, ciphertext ‖ tag written over the frame's range) and then
+    /// call [`Encryptor::commit`] **before any byte of `out` from the staged offset on
+    /// leaves**: until then that region holds plaintext. Core cannot check that the tags
+    /// are right (that would cost the AES-GCM it hands out), so the caller is trusted: the
+    /// browser page, which seals them with WebCrypto. Until `commit`, every other call
+    /// ([`Encryptor::update`], `stage`, [`Encryptor::finish`]) fails, and the encryptor
+    /// with it.
+    pub fn stage(&mut self, plaintext: &[u8], out: &mut Vec<u8>) -> Result<Staged, Error> {
+        self.usable()?;
+        let r = self.stage_inner(plaintext, out);
+        self.failed = r.is_err();
+        r
+    }
+
+    fn stage_inner(&mut self, mut plaintext: &[u8], out: &mut Vec<u8>) -> Result<Staged, Error> {
+        self.write_header(out);
+        let f = self.sealer.frame_len;
+        let offset = out.len();
+        let first_seq = self.seq;
+        if !self.pending.is_empty() {
+            let take = (f - self.pending.len()).min(plaintext.len());
+            self.pending.extend_from_slice(&plaintext[..take]);
+            plaintext = &plaintext[take..];
+            if self.pending.len() == f {
+                let frame = core::mem::take(&mut self.pending);
+                let r = self.lay_out(&frame, out);
+                self.pending = frame;
+                self.pending.clear();
+                r?;
+            }
+        }
+        if self.pending.is_empty() {
+            let (frames, rest) = plaintext.split_at(plaintext.len() / f * f);
+            self.lay_out(frames, out)?;
+            self.pending.extend_from_slice(rest);
+        }
+        let count = (self.seq - first_seq) as usize;
+        self.staged = Some((first_seq, count, offset));
+        Ok(Staged {
+            first_seq,
+            count,
+            offset,
+            frame_len: f,
+            message_id: self.header.message_id.clone(),
+        })
+    }
+
+    /// Lays out whole frames (`plaintext` is a multiple of the frame length) on `out`,
+    /// unsealed: sequence number ‖ IV ‖ plaintext ‖ zero tag.
+    fn lay_out(&mut self, plaintext: &[u8], out: &mut Vec<u8>) -> Result<(), Error> {
+        let f = self.sealer.frame_len;
+        let n = plaintext.len() / f;
+        self.check_frames(n)?;
+        out.reserve(n * (f + body::FRAME_OVERHEAD));
+        for p in plaintext.chunks_exact(f) {
+            out.extend_from_slice(&self.seq.to_be_bytes());
+            out.extend_from_slice(&body::frame_iv(self.seq));
+            out.extend_from_slice(p);
+            out.extend_from_slice(&[0u8; crypto::TAG_LEN]);
+            self.seq += 1;
+        }
+        Ok(())
+    }
+
+    /// Takes back the frames of `staged` once an outside AES-GCM sealed each of them in
+    /// `out` (the buffer `stage` wrote to, whole): they go into the signature hash, and the
+    /// encryptor takes the next call. `staged` must be the one `stage` returned last.
+    pub fn commit(&mut self, staged: Staged, out: &[u8]) -> Result<(), Error> {
+        if self.failed {
+            return Err(Error::Misuse("the encryptor already failed"));
+        }
+        let end = staged.offset + staged.count * staged.frame_span();
+        if self.staged != Some((staged.first_seq, staged.count, staged.offset)) || out.len() < end {
+            self.failed = true;
+            return Err(Error::Misuse(
+                "commit of frames that are not the ones staged last",
+            ));
+        }
+        self.staged = None;
+        if let Some((_, h)) = &mut self.signing {
+            h.update(&out[staged.offset..end]);
+        }
+        Ok(())
     }
 
     fn update_inner(&mut self, mut plaintext: &[u8], out: &mut Vec<u8>) -> Result<(), Error> {
@@ -361,19 +482,24 @@ impl Encryptor {
         if n == 0 {
             return Ok(());
         }
-        // Regular frames use sequence numbers below the final frame's, itself ≤ 2^32 − 1.
-        let last = u64::from(self.seq) + n as u64;
-        if last >= u64::from(FINAL_MARKER) {
-            return Err(Error::Config(
-                "message would exceed 2^32 − 1 frames; use a larger frame length".into(),
-            ));
-        }
+        self.check_frames(n)?;
         let start = out.len();
         out.resize(start + n * (f + body::FRAME_OVERHEAD), 0);
         let region = &mut out[start..];
         let hash = self.signing.as_mut().map(|(_, h)| h);
         self.sealer.seal_many(self.seq, plaintext, region, hash);
         self.seq += n as u32;
+        Ok(())
+    }
+
+    /// Fails if `n` more regular frames would not fit: they use sequence numbers below the
+    /// final frame's, itself ≤ 2^32 − 1.
+    fn check_frames(&self, n: usize) -> Result<(), Error> {
+        if u64::from(self.seq) + n as u64 >= u64::from(FINAL_MARKER) {
+            return Err(Error::Config(
+                "message would exceed 2^32 − 1 frames; use a larger frame length".into(),
+            ));
+        }
         Ok(())
     }
 
@@ -412,9 +538,7 @@ impl Encryptor {
 
     /// Writes the final frame (with the buffered remainder, possibly empty) and the footer.
     pub fn finish(mut self, out: &mut Vec<u8>) -> Result<(), Error> {
-        if self.failed {
-            return Err(Error::Misuse("the encryptor already failed"));
-        }
+        self.usable()?;
         self.write_header(out);
         let rest = core::mem::take(&mut self.pending);
         let start = out.len();
@@ -431,9 +555,76 @@ impl Encryptor {
     }
 }
 
+/// Whole regular frames laid out by [`Encryptor::stage`], waiting for an outside AES-GCM.
+///
+/// Frame `i` (0-based) has sequence number `first_seq() + i`; it seals the plaintext at
+/// [`Staged::sealed_range`]`(i)` minus its last 16 bytes, with [`Staged::iv`]`(i)` and
+/// [`Staged::aad`]`(i)`, and writes ciphertext ‖ tag over that whole range.
+#[derive(Debug)]
+#[must_use = "staged frames hold plaintext until they are sealed and committed"]
+pub struct Staged {
+    first_seq: u32,
+    count: usize,
+    offset: usize,
+    frame_len: usize,
+    message_id: Vec<u8>,
+}
+
+impl Staged {
+    /// The first frame's sequence number.
+    pub fn first_seq(&self) -> u32 {
+        self.first_seq
+    }
+    /// How many frames (0 when the call completed none).
+    pub fn count(&self) -> usize {
+        self.count
+    }
+    /// Where the first frame starts in `out`.
+    pub fn offset(&self) -> usize {
+        self.offset
+    }
+    /// Plaintext bytes per frame.
+    pub fn frame_len(&self) -> usize {
+        self.frame_len
+    }
+    /// Bytes of one laid-out frame (sequence number, IV, plaintext, tag).
+    fn frame_span(&self) -> usize {
+        self.frame_len + body::FRAME_OVERHEAD
+    }
+    /// The end of the last frame in `out`.
+    pub fn end(&self) -> usize {
+        self.offset + self.count * self.frame_span()
+    }
+    /// Frame `i`'s IV. (Like the other per-frame getters, panics if `i ≥ count()`.)
+    pub fn iv(&self, i: usize) -> [u8; IV_LEN] {
+        body::frame_iv(self.seq(i))
+    }
+    /// Frame `i`'s AAD.
+    pub fn aad(&self, i: usize) -> FrameAad {
+        FrameAad::new(
+            &self.message_id,
+            Part::Frame,
+            self.seq(i),
+            self.frame_len as u64,
+        )
+    }
+    /// Where frame `i`'s ciphertext ‖ tag goes in `out` (its plaintext and a zero tag
+    /// until it is sealed).
+    pub fn sealed_range(&self, i: usize) -> core::ops::Range<usize> {
+        let start = self.offset + i * self.frame_span() + 4 + IV_LEN;
+        start..start + self.frame_len + crypto::TAG_LEN
+    }
+    fn seq(&self, i: usize) -> u32 {
+        assert!(i < self.count, "frame {i} of {} staged", self.count);
+        self.first_seq + i as u32
+    }
+}
+
 /// Seals regular frames; shared by reference with worker threads.
 struct Sealer {
     key: GcmKey,
+    /// The derived frame key's bytes, for [`Encryptor::frame_key`].
+    key_bytes: zeroize::Zeroizing<Vec<u8>>,
     message_id: Vec<u8>,
     frame_len: usize,
 }

@@ -50,13 +50,14 @@ mod suite;
 
 use alloc::vec::Vec;
 
+pub use body::FrameAad;
 pub use context::EncryptionContext;
 pub use decrypt::{
     DEFAULT_MAX_ENCRYPTED_DATA_KEYS, DEFAULT_MAX_FRAME_LENGTH, DEFAULT_MAX_HEADER_SIZE,
     DEFAULT_MAX_KEY_ATTEMPTS, DEFAULT_MAX_NON_FRAMED_SIZE, DecryptConfig, Decryptor,
 };
 pub use encrypt::{
-    DEFAULT_FRAME_LENGTH, EncryptConfig, Encryptor, ResumeSecret, footer_len_from_tail,
+    DEFAULT_FRAME_LENGTH, EncryptConfig, Encryptor, ResumeSecret, Staged, footer_len_from_tail,
     framed_message_len, framed_plaintext_len,
 };
 pub use error::{EdkSummary, Error, Limit, printable};
