@@ -53,7 +53,7 @@ pub(crate) fn body_aad_array(
     (a, n)
 }
 
-/// The AAD of one frame, on the stack (see [`crate::Staged::aad`]).
+/// The AAD of one frame, on the stack (see [`crate::Staged::aad`], [`crate::Deferred::aad`]).
 #[derive(Clone, Copy, Debug)]
 pub struct FrameAad {
     bytes: [u8; MAX_AAD],

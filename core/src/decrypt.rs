@@ -7,7 +7,7 @@ use alloc::vec::Vec;
 use subtle::ConstantTimeEq;
 use zeroize::Zeroizing;
 
-use crate::body::{self, FINAL_MARKER, MAX_NON_FRAMED, Part};
+use crate::body::{self, FINAL_MARKER, FrameAad, MAX_NON_FRAMED, Part};
 use crate::codec::{Reader, Short};
 use crate::context::{self, EncryptionContext, PUBLIC_KEY_FIELD};
 use crate::crypto::{self, CryptoProvider, GcmKey, IV_LEN, MessageHash, TAG_LEN, Verifier};
@@ -183,6 +183,8 @@ enum State {
 
 struct Body {
     key: GcmKey,
+    /// The derived frame key's bytes, for [`Decryptor::frame_key`].
+    key_bytes: Zeroizing<Vec<u8>>,
     next_seq: u32,
     verify: Option<(Verifier, MessageHash)>,
     /// Signed messages: plaintext of the last authenticated frame (then of the last regular
@@ -211,6 +213,9 @@ pub struct Decryptor<K> {
     body: Option<Body>,
     aad: Vec<u8>,
     released: u64,
+    /// The run handed out by [`Decryptor::update_deferred`] and not yet completed: first
+    /// sequence number and frame count.
+    deferred: Option<(u32, usize)>,
 }
 
 impl<K> core::fmt::Debug for Decryptor<K> {
@@ -237,6 +242,7 @@ impl<K: Keyring> Decryptor<K> {
             body: None,
             aad: Vec::with_capacity(128),
             released: 0,
+            deferred: None,
         }
     }
 
@@ -267,22 +273,154 @@ impl<K: Keyring> Decryptor<K> {
     /// Consumes all of `input`, appending released plaintext to `out`. After an error the
     /// decryptor refuses further input.
     pub fn update(&mut self, input: &[u8], out: &mut Vec<u8>) -> Result<(), Error> {
-        if self.state == State::Failed {
-            return Err(Error::Misuse("the decryptor already failed"));
-        }
+        self.usable()?;
         let before = out.len();
-        let r = self.update_inner(input, out);
+        let r = self.update_inner(input, out, None).map(drop);
         self.released += (out.len() - before) as u64;
         if r.is_err() {
-            self.state = State::Failed;
-            self.body = None;
-            self.buf.clear();
+            self.fail();
         }
         r
     }
 
+    fn fail(&mut self) {
+        self.state = State::Failed;
+        self.body = None;
+        self.buf.clear();
+        self.deferred = None;
+    }
+
+    /// Fails (for good) once the decryptor failed, or while a deferred run waits for
+    /// [`Decryptor::complete`].
+    fn usable(&mut self) -> Result<(), Error> {
+        if self.state == State::Failed {
+            return Err(Error::Misuse("the decryptor already failed"));
+        }
+        if self.deferred.is_some() {
+            self.fail();
+            return Err(Error::Misuse(
+                "a deferred run was not completed before the next call",
+            ));
+        }
+        Ok(())
+    }
+
+    /// The derived frame key (AES-GCM, 16, 24 or 32 bytes) of the message's body, once the
+    /// header has been authenticated (`None` before, and after a failure): for an outside
+    /// AES-GCM that opens what [`Decryptor::update_deferred`] hands out. Keep it like the
+    /// plaintext, and drop (zero) it once imported.
+    pub fn frame_key(&self) -> Option<Zeroizing<Vec<u8>>> {
+        self.body.as_ref().map(|b| b.key_bytes.clone())
+    }
+
+    /// Like [`Decryptor::update`], except that a run of at least two complete regular
+    /// frames found whole in `input` (at most [`Deferred::new`]'s `max_frames`) is not
+    /// opened here but copied into `deferred` for an outside AES-GCM to open, and the call
+    /// stops right after it: it returns how many bytes of `input` it used (all of them when
+    /// it handed out no run, i.e. when `deferred.count()` is 0). The run's bytes are hashed
+    /// for the signature as they are handed out. The header, frames that arrive in pieces,
+    /// the final frame, a non-framed body and the footer take the normal path, with core's
+    /// own key.
+    ///
+    /// After a run was handed out, [`Decryptor::complete`] must come before any other call;
+    /// then feed the rest of `input`. Every other call fails until then, and the decryptor
+    /// with it.
+    pub fn update_deferred(
+        &mut self,
+        input: &[u8],
+        out: &mut Vec<u8>,
+        deferred: &mut Deferred,
+    ) -> Result<usize, Error> {
+        self.usable()?;
+        deferred.clear();
+        let before = out.len();
+        let r = self.update_inner(input, out, Some(deferred));
+        self.released += (out.len() - before) as u64;
+        if r.is_err() {
+            self.fail();
+            deferred.clear();
+        }
+        r
+    }
+
+    /// Takes back the run of `deferred` with what the outside AES-GCM made of it, and
+    /// releases plaintext to `out` by the same rules as runs opened here: the frame held
+    /// before the run goes out, then the run's plaintext, except for signed messages its
+    /// last frame, held until a later frame authenticates or the signature verifies. When
+    /// frame `index` failed, the plaintext of the frames before it goes out and the call
+    /// fails with [`Error::FrameAuthentication`] (for good, as every failure).
+    ///
+    /// The outcome is trusted: the caller must have opened each frame with
+    /// [`Decryptor::frame_key`], its IV and its AAD, and report a frame as opened only if
+    /// its tag verified. An outcome whose lengths do not fit the run is refused
+    /// ([`Error::Misuse`]) before anything is released.
+    pub fn complete(
+        &mut self,
+        deferred: &mut Deferred,
+        opened: Opened<'_>,
+        out: &mut Vec<u8>,
+    ) -> Result<(), Error> {
+        if self.state == State::Failed {
+            return Err(Error::Misuse("the decryptor already failed"));
+        }
+        let before = out.len();
+        let r = self.complete_inner(deferred, opened, out);
+        self.released += (out.len() - before) as u64;
+        self.deferred = None;
+        deferred.clear();
+        if r.is_err() {
+            self.fail();
+        }
+        r
+    }
+
+    fn complete_inner(
+        &mut self,
+        deferred: &Deferred,
+        opened: Opened<'_>,
+        out: &mut Vec<u8>,
+    ) -> Result<(), Error> {
+        let (first, n, f) = (deferred.first_seq, deferred.count, deferred.frame_len);
+        if n == 0 || self.deferred != Some((first, n)) {
+            return Err(Error::Misuse("completion of a run that was not handed out"));
+        }
+        let fits = match opened {
+            Opened::All(p) => p.len() == n * f,
+            Opened::FailedAt { index, before } => index < n && before.len() == index * f,
+        };
+        if !fits {
+            return Err(Error::Misuse("the opened plaintext does not fit the run"));
+        }
+        let body = self.body.as_mut().ok_or(Error::Misuse("no body"))?;
+        // As in `open_frames`: the frame held so far goes out before the run.
+        out.extend_from_slice(&body.held);
+        body.held.clear();
+        match opened {
+            Opened::All(p) => {
+                let keep = if body.verify.is_some() { f } else { 0 };
+                let (free, held) = p.split_at(p.len() - keep);
+                out.extend_from_slice(free);
+                body.held.extend_from_slice(held);
+                body.next_seq = first + n as u32;
+                Ok(())
+            }
+            Opened::FailedAt { index, before } => {
+                out.extend_from_slice(before);
+                Err(Error::FrameAuthentication {
+                    sequence: first + index as u32,
+                })
+            }
+        }
+    }
+
     /// Ends the input: fails with [`Error::Truncated`] unless the whole message was read.
     pub fn finish(&mut self) -> Result<(), Error> {
+        if self.deferred.is_some() {
+            self.fail();
+            return Err(Error::Misuse(
+                "a deferred run was not completed before the end",
+            ));
+        }
         match self.state {
             State::Done => Ok(()),
             State::Failed => Err(Error::Misuse("the decryptor already failed")),
@@ -294,17 +432,32 @@ impl<K: Keyring> Decryptor<K> {
         }
     }
 
-    fn update_inner(&mut self, mut input: &[u8], out: &mut Vec<u8>) -> Result<(), Error> {
+    /// Consumes `all` (or, handing out a run to `deferred`, up to the run's end); returns
+    /// the bytes used.
+    fn update_inner(
+        &mut self,
+        all: &[u8],
+        out: &mut Vec<u8>,
+        mut deferred: Option<&mut Deferred>,
+    ) -> Result<usize, Error> {
+        let mut input = all;
         loop {
             if self.buf.is_empty() {
                 if input.is_empty() {
-                    return Ok(());
+                    return Ok(all.len());
                 }
                 if self.state == State::Frames {
-                    let n = self.open_frames(input, out)?;
-                    if n > 0 {
-                        input = &input[n..];
-                        continue;
+                    if let Some(d) = deferred.as_deref_mut() {
+                        let n = self.hand_out(input, d)?;
+                        if n > 0 {
+                            return Ok(all.len() - input.len() + n);
+                        }
+                    } else {
+                        let n = self.open_frames(input, out)?;
+                        if n > 0 {
+                            input = &input[n..];
+                            continue;
+                        }
                     }
                 }
                 match self.step(input, out)? {
@@ -312,7 +465,7 @@ impl<K: Keyring> Decryptor<K> {
                     Step::Need(total) => {
                         self.buf.extend_from_slice(input);
                         self.need = total;
-                        return Ok(());
+                        return Ok(all.len());
                     }
                 }
             } else {
@@ -320,7 +473,7 @@ impl<K: Keyring> Decryptor<K> {
                 self.buf.extend_from_slice(&input[..take]);
                 input = &input[take..];
                 if self.buf.len() < self.need {
-                    return Ok(());
+                    return Ok(all.len());
                 }
                 let data = core::mem::take(&mut self.buf);
                 match self.step(&data, out)? {
@@ -448,6 +601,7 @@ impl<K: Keyring> Decryptor<K> {
             return Err(Error::CommitmentMismatch);
         }
         let key = GcmKey::new(self.config.provider, &keys.key)?;
+        let key_bytes = keys.key;
         let (iv, tag) = match header.version() {
             1 => {
                 let mut iv = [0u8; IV_LEN];
@@ -469,6 +623,7 @@ impl<K: Keyring> Decryptor<K> {
         }
         Ok(Body {
             key,
+            key_bytes,
             next_seq: 1,
             verify,
             held: Zeroizing::new(Vec::new()),
@@ -556,28 +711,15 @@ impl<K: Keyring> Decryptor<K> {
     /// with the `parallel` feature); returns the bytes used, 0 when fewer than two frames are
     /// there (the one-frame path then takes over, and reports any error in detail).
     fn open_frames(&mut self, data: &[u8], out: &mut Vec<u8>) -> Result<usize, Error> {
+        let Some((f, n)) = self.run_at(data, usize::MAX) else {
+            return Ok(0);
+        };
         let (Some(header), Some(body)) = (self.header.as_ref(), self.body.as_mut()) else {
             return Ok(0);
         };
-        let Ok(f) = usize::try_from(header.frame_length) else {
-            return Ok(0);
-        };
         let per = f + body::FRAME_OVERHEAD;
-        let mut n = 0usize;
-        let mut expect = body.next_seq;
-        while (n + 1) * per <= data.len() {
-            let at = n * per;
-            let seq = u32::from_be_bytes([data[at], data[at + 1], data[at + 2], data[at + 3]]);
-            if seq != expect || seq == FINAL_MARKER || seq == FINAL_MARKER - 1 {
-                break;
-            }
-            expect += 1;
-            n += 1;
-        }
-        if n < 2 {
-            return Ok(0);
-        }
         let first = body.next_seq;
+        let expect = first + n as u32;
         let frames = &data[..n * per];
         // Signed: the frame held so far goes out before the run (the run's frames carry
         // plaintext, so a failure among them still keeps some back); the run's last frame is
@@ -610,6 +752,52 @@ impl<K: Keyring> Decryptor<K> {
         }
         body.next_seq = expect;
         Ok(n * per)
+    }
+
+    /// The frame length and the number of consecutive complete regular frames (at most
+    /// `max`, at least 2) at the start of `data`, with the expected sequence numbers.
+    fn run_at(&self, data: &[u8], max: usize) -> Option<(usize, usize)> {
+        let (Some(header), Some(body)) = (self.header.as_ref(), self.body.as_ref()) else {
+            return None;
+        };
+        let f = usize::try_from(header.frame_length).ok()?;
+        let per = f + body::FRAME_OVERHEAD;
+        let mut n = 0usize;
+        let mut expect = body.next_seq;
+        while n < max && (n + 1) * per <= data.len() {
+            let at = n * per;
+            let seq = u32::from_be_bytes([data[at], data[at + 1], data[at + 2], data[at + 3]]);
+            if seq != expect || seq == FINAL_MARKER || seq == FINAL_MARKER - 1 {
+                break;
+            }
+            expect += 1;
+            n += 1;
+        }
+        (n >= 2).then_some((f, n))
+    }
+
+    /// Copies a run of complete regular frames at the start of `data` into `deferred`
+    /// instead of opening it (see [`Decryptor::update_deferred`]); returns the bytes used,
+    /// 0 when there is no run of two frames or more.
+    fn hand_out(&mut self, data: &[u8], deferred: &mut Deferred) -> Result<usize, Error> {
+        let Some((f, n)) = self.run_at(data, deferred.max_frames) else {
+            return Ok(0);
+        };
+        let header = self.header.as_ref().ok_or(Error::Misuse("no header"))?;
+        let body = self.body.as_mut().ok_or(Error::Misuse("no body"))?;
+        let used = n * (f + body::FRAME_OVERHEAD);
+        let frames = &data[..used];
+        if let Some((_, h)) = &mut body.verify {
+            h.update(frames);
+        }
+        deferred.first_seq = body.next_seq;
+        deferred.count = n;
+        deferred.frame_len = f;
+        deferred.message_id.clear();
+        deferred.message_id.extend_from_slice(&header.message_id);
+        deferred.frames.extend_from_slice(frames);
+        self.deferred = Some((body.next_seq, n));
+        Ok(used)
     }
 
     fn step_non_framed(&mut self, data: &[u8], out: &mut Vec<u8>) -> Result<Step, Error> {
@@ -674,4 +862,100 @@ impl<K: Keyring> Decryptor<K> {
         self.state = State::Done;
         Ok(Step::Consumed(used))
     }
+}
+
+/// A run of complete regular frames that [`Decryptor::update_deferred`] handed out for an
+/// outside AES-GCM to open, as they are in the message (sequence number ‖ IV ‖ ciphertext ‖
+/// tag each). Reused from run to run.
+///
+/// Frame `i` (0-based) has sequence number `first_seq() + i`; it opens with
+/// [`Deferred::iv`]`(i)` and [`Deferred::aad`]`(i)`; its ciphertext ‖ tag is
+/// [`Deferred::sealed`]`(i)`, i.e. `frames()[sealed_range(i)]`.
+#[derive(Debug)]
+pub struct Deferred {
+    max_frames: usize,
+    first_seq: u32,
+    count: usize,
+    frame_len: usize,
+    message_id: Vec<u8>,
+    frames: Vec<u8>,
+}
+
+impl Deferred {
+    /// Runs of at most `max_frames` frames (at least 2).
+    pub fn new(max_frames: usize) -> Self {
+        Self {
+            max_frames: max_frames.max(2),
+            first_seq: 0,
+            count: 0,
+            frame_len: 0,
+            message_id: Vec::new(),
+            frames: Vec::new(),
+        }
+    }
+
+    fn clear(&mut self) {
+        self.count = 0;
+        self.frames.clear();
+    }
+
+    /// How many frames the run has (0 when none was handed out).
+    pub fn count(&self) -> usize {
+        self.count
+    }
+    /// The first frame's sequence number.
+    pub fn first_seq(&self) -> u32 {
+        self.first_seq
+    }
+    /// Plaintext bytes per frame.
+    pub fn frame_len(&self) -> usize {
+        self.frame_len
+    }
+    /// The run's bytes, as in the message.
+    pub fn frames(&self) -> &[u8] {
+        &self.frames
+    }
+    /// Where frame `i`'s ciphertext ‖ tag is in [`Deferred::frames`]. (Like the other
+    /// per-frame getters, panics if `i ≥ count()`.)
+    pub fn sealed_range(&self, i: usize) -> core::ops::Range<usize> {
+        assert!(i < self.count, "frame {i} of {} handed out", self.count);
+        let start = i * (self.frame_len + body::FRAME_OVERHEAD) + 4 + IV_LEN;
+        start..start + self.frame_len + TAG_LEN
+    }
+    /// Frame `i`'s ciphertext ‖ tag.
+    pub fn sealed(&self, i: usize) -> &[u8] {
+        &self.frames[self.sealed_range(i)]
+    }
+    /// Frame `i`'s IV, as the message stores it.
+    pub fn iv(&self, i: usize) -> [u8; IV_LEN] {
+        let at = self.sealed_range(i).start - IV_LEN;
+        let mut iv = [0u8; IV_LEN];
+        iv.copy_from_slice(&self.frames[at..at + IV_LEN]);
+        iv
+    }
+    /// Frame `i`'s AAD.
+    pub fn aad(&self, i: usize) -> FrameAad {
+        assert!(i < self.count, "frame {i} of {} handed out", self.count);
+        FrameAad::new(
+            &self.message_id,
+            Part::Frame,
+            self.first_seq + i as u32,
+            self.frame_len as u64,
+        )
+    }
+}
+
+/// What an outside AES-GCM made of a [`Deferred`] run (for [`Decryptor::complete`]).
+#[derive(Clone, Copy, Debug)]
+pub enum Opened<'a> {
+    /// Every frame's tag verified: their plaintexts in order, frame length bytes each.
+    All(&'a [u8]),
+    /// Frame `index` (0-based in the run) did not verify, and is the first that did not:
+    /// `before` holds the plaintexts of the frames before it, frame length bytes each.
+    FailedAt {
+        /// The first frame that failed.
+        index: usize,
+        /// The plaintexts of frames `0..index`.
+        before: &'a [u8],
+    },
 }
