@@ -195,7 +195,7 @@ pub fn s3_config(
     file: &FileConfig,
     env: Env<'_>,
 ) -> Result<cse_s3::Config, Failure> {
-    // Bodies are signed over http only, unless a flag says otherwise.
+    // A flag decides how bodies are signed; otherwise the S3 layer's default for the scheme.
     let sign_payload = match (global.unsigned_payload, global.signed_payload) {
         (true, _) => Some(false),
         (_, true) => Some(true),
@@ -316,7 +316,10 @@ pub fn s3_config(
         })
         .transpose()?;
     Ok(cse_s3::Config {
-        unsigned_payload: !sign_payload.unwrap_or(!endpoint.starts_with("https://")),
+        unsigned_payload: sign_payload.map_or_else(
+            || cse_s3::Config::unsigned_payload_by_default(&endpoint),
+            |sign| !sign,
+        ),
         endpoint,
         region,
         addressing,

@@ -85,6 +85,13 @@ pub struct Config {
 }
 
 impl Config {
+    /// Whether bodies are signed as `UNSIGNED-PAYLOAD` when nothing says otherwise: over
+    /// https, as the AWS SDKs do (TLS protects the body, and one SHA-256 pass over every part
+    /// is saved); over plain http each body is signed with its SHA-256.
+    pub fn unsigned_payload_by_default(endpoint: &str) -> bool {
+        endpoint.starts_with("https://")
+    }
+
     /// Checks the endpoint's scheme and that there are credentials.
     pub(crate) fn check(&self) -> Result<(), S3Error> {
         let endpoint = self.endpoint.trim_end_matches('/');

@@ -375,8 +375,10 @@ impl S3Client {
             Some("virtual") => Addressing::VirtualHost,
             _ => Addressing::Path,
         };
+        let endpoint = need("endpoint")?;
         let config = Config {
-            endpoint: need("endpoint")?,
+            unsigned_payload: Config::unsigned_payload_by_default(&endpoint),
+            endpoint,
             region: get_string(&options, "region").unwrap_or_else(|| "us-east-1".into()),
             addressing,
             credentials: Credentials {
@@ -384,7 +386,6 @@ impl S3Client {
                 secret_access_key: Zeroizing::new(need("secretAccessKey")?),
                 session_token: get_string(&options, "sessionToken").map(Zeroizing::new),
             },
-            unsigned_payload: false,
             // A browser cannot tell a missing CORS rule from a server that is down: give up
             // sooner than the command-line tool does.
             retry: RetryPolicy {
