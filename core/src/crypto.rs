@@ -188,7 +188,19 @@ impl Hash {
 /// With the `parallel` feature the hash runs on its own thread: `update` copies the bytes
 /// into a buffer handed over a bounded channel (at most a few MiB in flight), so the
 /// message hash, the longest serial step of signed suites, overlaps everything else.
-pub struct MessageHash(HashInner);
+///
+/// Where there are no threads (the page), a caller that runs AES-GCM outside core may have
+/// the hashing wait: after [`MessageHash::defer`], `update` queues the bytes (at most
+/// [`MAX_HASH_BACKLOG`]; beyond that it hashes what waits first), in order, and
+/// [`MessageHash::catch_up`] hashes them, at a moment the caller picks (while the browser
+/// seals the next frames on another thread). `finish` catches up first.
+pub struct MessageHash {
+    inner: HashInner,
+    backlog: Option<Vec<u8>>,
+}
+
+/// Most bytes a deferred message hash lets wait (see [`MessageHash`]).
+pub const MAX_HASH_BACKLOG: usize = 4 << 20;
 
 enum HashInner {
     Direct(Hash),
@@ -206,19 +218,50 @@ impl MessageHash {
     pub(crate) fn new(provider: CryptoProvider, alg: SignatureAlgorithm) -> Self {
         #[cfg(all(feature = "parallel", not(target_arch = "wasm32")))]
         if let Some(w) = threaded::Worker::spawn(provider, alg) {
-            return Self(HashInner::Threaded(w));
+            return Self {
+                inner: HashInner::Threaded(w),
+                backlog: None,
+            };
         }
-        Self(HashInner::Direct(Hash::new(provider, alg)))
+        Self {
+            inner: HashInner::Direct(Hash::new(provider, alg)),
+            backlog: None,
+        }
+    }
+    /// From now on `update` queues (see the type's documentation).
+    pub(crate) fn defer(&mut self) {
+        if self.backlog.is_none() {
+            self.backlog = Some(Vec::new());
+        }
     }
     pub(crate) fn update(&mut self, data: &[u8]) {
-        match &mut self.0 {
+        match &mut self.backlog {
+            Some(b) if b.len() + data.len() <= MAX_HASH_BACKLOG => b.extend_from_slice(data),
+            Some(_) => {
+                self.catch_up();
+                self.update_now(data);
+            }
+            None => self.update_now(data),
+        }
+    }
+    /// Hashes what waits.
+    pub(crate) fn catch_up(&mut self) {
+        if let Some(mut b) = self.backlog.take() {
+            self.update_now(&b);
+            b.clear();
+            self.backlog = Some(b);
+        }
+    }
+    fn update_now(&mut self, data: &[u8]) {
+        match &mut self.inner {
             HashInner::Direct(h) => h.update(data),
             #[cfg(all(feature = "parallel", not(target_arch = "wasm32")))]
             HashInner::Threaded(w) => w.update(data),
         }
     }
-    pub(crate) fn finish(self) -> Vec<u8> {
-        match self.0 {
+    pub(crate) fn finish(mut self) -> Vec<u8> {
+        self.catch_up();
+        match self.inner {
             HashInner::Direct(h) => h.finish(),
             #[cfg(all(feature = "parallel", not(target_arch = "wasm32")))]
             HashInner::Threaded(w) => w.finish(),

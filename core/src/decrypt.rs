@@ -343,6 +343,17 @@ impl<K: Keyring> Decryptor<K> {
         r
     }
 
+    /// Hashes, for the signature, the bytes that wait. The deferred path lets the hash wait
+    /// (up to [`crypto::MAX_HASH_BACKLOG`] bytes, in order) so that a caller without threads
+    /// can hash a run while the outside AES-GCM opens it: call this after handing the run to
+    /// it and before waiting for the outcome. Never needed for correctness: the footer is
+    /// checked against everything hashed, waiting bytes included.
+    pub fn catch_up_hash(&mut self) {
+        if let Some((_, h)) = self.body.as_mut().and_then(|b| b.verify.as_mut()) {
+            h.catch_up();
+        }
+    }
+
     /// Takes back the run of `deferred` with what the outside AES-GCM made of it, and
     /// releases plaintext to `out` by the same rules as runs opened here: the frame held
     /// before the run goes out, then the run's plaintext, except for signed messages its
@@ -788,6 +799,7 @@ impl<K: Keyring> Decryptor<K> {
         let used = n * (f + body::FRAME_OVERHEAD);
         let frames = &data[..used];
         if let Some((_, h)) = &mut body.verify {
+            h.defer();
             h.update(frames);
         }
         deferred.first_seq = body.next_seq;

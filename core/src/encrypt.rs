@@ -378,6 +378,9 @@ impl Encryptor {
     /// with it.
     pub fn stage(&mut self, plaintext: &[u8], out: &mut Vec<u8>) -> Result<Staged, Error> {
         self.usable()?;
+        if let Some((_, h)) = &mut self.signing {
+            h.defer();
+        }
         let r = self.stage_inner(plaintext, out);
         self.failed = r.is_err();
         r
@@ -431,6 +434,18 @@ impl Encryptor {
             self.seq += 1;
         }
         Ok(())
+    }
+
+    /// Hashes, for the signature, the bytes that wait since [`Encryptor::stage`] was first
+    /// called. The stage/commit path lets the hash wait (up to
+    /// [`crypto::MAX_HASH_BACKLOG`] bytes, in order) so that a caller without threads can
+    /// hash the frames committed last while the outside AES-GCM seals the next ones: call
+    /// this after handing out the new frames and before waiting for them. Never needed for
+    /// correctness: [`Encryptor::finish`] hashes whatever still waits.
+    pub fn catch_up_hash(&mut self) {
+        if let Some((_, h)) = &mut self.signing {
+            h.catch_up();
+        }
     }
 
     /// Takes back the frames of `staged` once an outside AES-GCM sealed each of them in

@@ -71,6 +71,10 @@ fn by_stage(mut enc: Encryptor, provider: CryptoProvider, data: &[u8], piece: us
         assert_eq!(staged.end(), out.len());
         assert_eq!(staged.first_seq() as usize, frames + 1);
         frames += staged.count();
+        if frames % 2 == 1 {
+            // The hash of the frames committed before, while these would be sealed.
+            enc.catch_up_hash();
+        }
         seal_outside(&key, &staged, &mut out);
         enc.commit(staged, &out).unwrap();
     }
@@ -186,4 +190,21 @@ fn a_call_while_frames_are_staged_fails_for_good() {
         c.commit(sc, &oc[..oc.len() - 1]),
         Err(Error::Misuse(_))
     ));
+}
+
+#[test]
+fn a_long_message_staged_without_catching_up_the_hash_decrypts() {
+    // More than the hash backlog's bound, in pieces of 1 MiB, the hash never caught up.
+    let suite = AlgorithmSuite::from_id(0x0578).unwrap();
+    let data: Vec<u8> = (0..10 << 20).map(|i: usize| (i % 241) as u8).collect();
+    let mut enc = Encryptor::new(&keyring(), &config(suite)).unwrap();
+    let key = GcmKey::new(CryptoProvider::PURE_RUST, &enc.frame_key()).unwrap();
+    let mut out = Vec::new();
+    for p in data.chunks(1 << 20) {
+        let staged = enc.stage(p, &mut out).unwrap();
+        seal_outside(&key, &staged, &mut out);
+        enc.commit(staged, &out).unwrap();
+    }
+    enc.finish(&mut out).unwrap();
+    assert_eq!(decrypt(&out).unwrap(), data);
 }
