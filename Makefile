@@ -7,6 +7,7 @@
 #                signature-checking server, browser tests, the static build, fuzz smoke
 #   make bench   throughput and memory against the official Python SDK and OpenSSL
 #   make bench-s3  cse cp vs aws s3 cp and the users' Python scripts on a local S3 server
+#   make bench-web the page vs the official browser SDK; a 2 GiB round trip through the page
 #   make static  a static x86_64 musl build of cse for login nodes (profile dist)
 #   make web     the browser page in web/www (serve the folder with any static server)
 # check, demo, test and static first run scripts/system-deps.sh, which installs the system
@@ -34,7 +35,7 @@ DIST := target/$(MUSL)/$(STATIC_PROFILE)/cse
 export PATH := $(HOME)/.cargo/bin:$(PATH)
 
 .PHONY: all build check test lint unit wasm vectors official interop fuzz-smoke demo bench clean \
-	s3-server wasm-bindgen web web-deps s3-test web-test static bench-s3 static-build fuzz-build
+	s3-server wasm-bindgen web web-deps s3-test web-test static bench-s3 bench-web static-build fuzz-build
 
 all: build
 
@@ -193,6 +194,13 @@ bench: $(VENV)/.stamp
 
 bench-s3: build s3-server $(VENV)/.stamp
 	bash bench/s3.sh
+
+# The page in headless Chromium: against the official browser SDK (web/bench/run.mjs), then
+# one 2 GiB file uploaded and downloaded through the page, verified, with the renderer's
+# peak RSS under 400 MiB (web/bench/large.mjs; about 10 min, 6 GiB of disk in TMPDIR).
+bench-web: build web s3-server web-deps
+	node web/bench/run.mjs --sizes 16,64 --suites 0578,0478
+	node web/bench/large.mjs --size-mib 2048 --max-rss-mib 400
 
 clean:
 	rm -rf $(WORK) target fuzz/target

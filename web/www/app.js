@@ -540,6 +540,9 @@ function closeInspect() {
 
 // ----------------------------------------------------------------------- download
 
+/** Plaintext bytes gathered before they are folded into a Blob (see download). */
+const BLOB_FOLD = 32 * 1024 * 1024;
+
 function baseName(key) {
   return key.split('/').filter(Boolean).pop() || 'download';
 }
@@ -568,11 +571,27 @@ async function download(key) {
   const row = addRow($('downloads'), key, key);
   row.set('running', 'downloading…');
   row.started = performance.now();
+  // Without a save dialog the plaintext collects in Blobs: every BLOB_FOLD bytes the chunks
+  // become one Blob, which the browser keeps outside the page (on disk when large), so the
+  // page's own memory stays bounded whatever the size.
   const chunks = [];
+  const blobs = [];
+  let unfolded = 0;
   let written = 0;
   const sink = writable
     ? { write: (chunk) => { written += chunk.length; return writable.write(chunk); } }
-    : { write: (chunk) => { written += chunk.length; chunks.push(chunk); } };
+    : {
+        write: (chunk) => {
+          written += chunk.length;
+          chunks.push(chunk);
+          unfolded += chunk.length;
+          if (unfolded >= BLOB_FOLD) {
+            blobs.push(new Blob(chunks));
+            chunks.length = 0;
+            unfolded = 0;
+          }
+        },
+      };
   try {
     const s3 = client();
     const { partSize, concurrency, context: ctx } = transferOptions();
@@ -589,8 +608,9 @@ async function download(key) {
       row.set('done', `verified and saved as ${name}: ${fmtSize(r.plaintextBytes)}, suite ${r.suite}, ${rate}`);
       window.__cseLastDownload = { key, name, size: r.plaintextBytes, via: 'picker' };
     } else {
-      const blob = new Blob(chunks, { type: 'application/octet-stream' });
+      const blob = new Blob([...blobs, ...chunks], { type: 'application/octet-stream' });
       chunks.length = 0;
+      blobs.length = 0;
       const a = document.createElement('a');
       a.href = URL.createObjectURL(blob);
       a.download = name;
@@ -603,6 +623,7 @@ async function download(key) {
   } catch (err) {
     // Whatever was written is unverified: throw it away.
     chunks.length = 0;
+    blobs.length = 0;
     if (writable) await writable.abort().catch(() => {});
     if (errorKind(err) === 'cancelled' || row.controller.signal.aborted) {
       row.set('cancelled', 'cancelled: nothing was saved');
