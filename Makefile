@@ -198,7 +198,9 @@ bench-s3: build s3-server $(VENV)/.stamp
 # The page in headless Chromium: against the official browser SDK (web/bench/run.mjs), then
 # one 2 GiB file uploaded and downloaded through the page, verified, with the renderer's
 # peak RSS under 400 MiB (web/bench/large.mjs; about 10 min, 6 GiB of disk in TMPDIR).
-bench-web: build web s3-server web-deps
+bench-web:
+	@bash scripts/system-deps.sh test
+	@$(MAKE) --no-print-directory build web s3-server web-deps
 	node web/bench/run.mjs --sizes 16,64 --suites 0578,0478
 	node web/bench/large.mjs --size-mib 2048 --max-rss-mib 400
 
