@@ -14,12 +14,12 @@ use std::sync::Arc;
 use std::task::Poll;
 
 use bytes::Bytes;
-use cse_core::{Decryptor, Header, Keyring};
+use cse_core::{Decryptor, Deferred, Header, Keyring, Opened};
 use futures_util::StreamExt;
 use futures_util::stream::FuturesOrdered;
 
 use crate::upload::cancellable;
-use crate::{Engine, Error, Exec, Permit, Progress, plan};
+use crate::{Engine, Error, Exec, FrameCipher, FrameKey, Permit, Progress, plan};
 
 /// Bytes given to the decryptor at a time.
 const PIECE: usize = 1 << 20;
@@ -48,21 +48,94 @@ pub struct Known {
     pub etag: String,
 }
 
-type Step<'a, K, W> = Pin<Box<dyn Future<Output = (Decryptor<K>, W, Result<(), Error>)> + 'a>>;
+/// The decryptor, the sink and the frame key in the [`crate::FrameCipher`] once imported:
+/// what goes from one range to the next.
+struct Reading<K, W> {
+    dec: Decryptor<K>,
+    sink: W,
+    frame_key: Option<Box<dyn FrameKey>>,
+}
 
-/// Decrypts one range (through [`Exec`]) and writes what verified; gives the slot back.
+type Step<'a, K, W> = Pin<Box<dyn Future<Output = (Reading<K, W>, Result<(), Error>)> + 'a>>;
+
+/// Runs of whole frames handed to a [`crate::FrameCipher`] at a time.
+const RUN_FRAMES: usize = 64;
+
+/// Decrypts `chunk` onto `out`, runs of whole frames opened by `frames`: core hands them
+/// out (and hashes them while they are opened), checks everything else with its own key and
+/// releases plaintext by its own rules.
+async fn open_outside<K: Keyring>(
+    frames: &dyn FrameCipher,
+    key: &mut Option<Box<dyn FrameKey>>,
+    dec: &mut Decryptor<K>,
+    chunk: &[u8],
+    out: &mut Vec<u8>,
+) -> Result<(), Error> {
+    let mut run = Deferred::new(RUN_FRAMES);
+    let mut plain = zeroize::Zeroizing::new(Vec::new());
+    let mut input = chunk;
+    loop {
+        let n = dec.update_deferred(input, out, &mut run)?;
+        input = &input[n..];
+        if run.count() == 0 {
+            return Ok(());
+        }
+        if key.is_none() {
+            let raw = dec
+                .frame_key()
+                .ok_or(Error::Internal("no frame key after the header"))?;
+            *key = Some(frames.import(raw).await?);
+        }
+        let k = key.as_ref().ok_or(Error::Internal("no frame key"))?;
+        let bad = k
+            .open(&run, &mut plain, &mut || dec.catch_up_hash())
+            .await?;
+        let opened = match bad {
+            None => Opened::All(&plain),
+            Some(index) => Opened::FailedAt {
+                index,
+                before: &plain,
+            },
+        };
+        dec.complete(&mut run, opened, out)?;
+    }
+}
+
+/// Decrypts one range (through [`Exec`], or inline with its [`crate::FrameCipher`]) and
+/// writes what verified; gives the slot back.
 async fn consume<K, W, E>(
     exec: &E,
-    dec: Decryptor<K>,
-    mut sink: W,
+    reading: Reading<K, W>,
     chunk: Bytes,
     permit: Permit,
-) -> (Decryptor<K>, W, Result<(), Error>)
+) -> (Reading<K, W>, Result<(), Error>)
 where
     K: Keyring + Send + 'static,
     W: Sink,
     E: Exec,
 {
+    let Reading {
+        dec,
+        mut sink,
+        mut frame_key,
+    } = reading;
+    if let Some(frames) = exec.frames() {
+        let mut dec = dec;
+        let mut out = Vec::with_capacity(chunk.len());
+        let r = open_outside(frames, &mut frame_key, &mut dec, &chunk, &mut out).await;
+        drop(permit);
+        let r = match r {
+            Ok(()) if !out.is_empty() => sink.write(&out).await,
+            other => other,
+        };
+        zeroize::Zeroize::zeroize(&mut out);
+        let reading = Reading {
+            dec,
+            sink,
+            frame_key,
+        };
+        return (reading, r);
+    }
     let (dec, out, r) = exec
         .run(move || {
             let mut dec = dec;
@@ -79,14 +152,24 @@ where
         .await;
     drop(permit);
     if let Err(e) = r {
-        return (dec, sink, Err(e.into()));
+        let reading = Reading {
+            dec,
+            sink,
+            frame_key,
+        };
+        return (reading, Err(e.into()));
     }
     let w = if out.is_empty() {
         Ok(())
     } else {
         sink.write(&out).await
     };
-    (dec, sink, w)
+    let reading = Reading {
+        dec,
+        sink,
+        frame_key,
+    };
+    (reading, w)
 }
 
 /// Downloads `bucket/key`, decrypts it with `dec` into `sink` and commits the sink once the
@@ -141,13 +224,17 @@ where
     let mut fetched: VecDeque<(Bytes, Permit)> = VecDeque::new();
     let mut acquiring = None;
     let mut header_read = false;
-    let mut state: Option<(Decryptor<K>, W)> = Some((dec, sink));
+    let mut state = Some(Reading {
+        dec,
+        sink,
+        frame_key: None,
+    });
     let mut step: Option<Step<'_, K, W>> = None;
     enum Event<K, W> {
         Cancelled,
         Slot(Permit),
         Fetched(Result<(Bytes, Permit), cse_s3::S3Error>),
-        Consumed(Box<(Decryptor<K>, W, Result<(), Error>)>),
+        Consumed(Box<(Reading<K, W>, Result<(), Error>)>),
     }
     let mut watch = cancel.watch();
     loop {
@@ -159,9 +246,9 @@ where
         }
         if step.is_none()
             && let Some((chunk, permit)) = fetched.pop_front()
-            && let Some((dec, sink)) = state.take()
+            && let Some(reading) = state.take()
         {
-            step = Some(Box::pin(consume(&eng.exec, dec, sink, chunk, permit)));
+            step = Some(Box::pin(consume(&eng.exec, reading, chunk, permit)));
         }
         if step.is_none() && fetched.is_empty() && in_flight.is_empty() && !may_launch {
             break;
@@ -203,16 +290,17 @@ where
             // Dropping the futures in flight cancels their requests.
             Event::Fetched(Err(e)) => return Err(e.into()),
             Event::Consumed(consumed) => {
-                let (dec, sink, r) = *consumed;
+                let (reading, r) = *consumed;
                 step = None;
                 // A refusal stops everything: no further range is fetched.
                 r?;
-                header_read = dec.header().is_some();
-                state = Some((dec, sink));
+                header_read = reading.dec.header().is_some();
+                state = Some(reading);
             }
         }
     }
-    let (mut dec, sink) = state.ok_or(Error::Internal("the decryptor did not come back"))?;
+    let Reading { mut dec, sink, .. } =
+        state.ok_or(Error::Internal("the decryptor did not come back"))?;
     dec.finish()?;
     let header = dec
         .header()

@@ -37,6 +37,8 @@ pub use upload::{Earlier, Journal, Resumable, Source, Uploaded, upload, upload_r
 
 use std::future::Future;
 
+use futures_util::future::LocalBoxFuture;
+
 use cse_s3::Client;
 
 /// Where CPU-heavy steps (encrypting a part, decrypting a range, hashing a payload) run:
@@ -47,6 +49,46 @@ pub trait Exec {
     where
         R: Send + 'static,
         F: FnOnce() -> R + Send + 'static;
+
+    /// AES-GCM of whole frames outside core, if this front end has a faster one (the page:
+    /// WebCrypto). `None` (the default): core seals and opens every frame itself.
+    fn frames(&self) -> Option<&dyn FrameCipher> {
+        None
+    }
+}
+
+/// AES-GCM for the runs of whole frames that core lays out ([`cse_core::Encryptor::stage`])
+/// or hands out ([`cse_core::Decryptor::update_deferred`]). Core keeps everything else: the
+/// frame layout, IVs and AADs, the order, the signature hash and what plaintext is
+/// released. The drivers call it inline (not through [`Exec::run`]).
+pub trait FrameCipher {
+    /// Imports one message's frame key (the caller's copy is zeroed when dropped).
+    fn import(
+        &self,
+        raw: zeroize::Zeroizing<Vec<u8>>,
+    ) -> LocalBoxFuture<'_, Result<Box<dyn FrameKey>, Error>>;
+}
+
+/// One message's frame key, imported by a [`FrameCipher`].
+pub trait FrameKey {
+    /// Seals every frame of `staged` in `out` (ciphertext ‖ tag over each frame's range);
+    /// `meanwhile` runs once the frames are handed over, while they are sealed.
+    fn seal<'a>(
+        &'a self,
+        staged: &'a cse_core::Staged,
+        out: &'a mut [u8],
+        meanwhile: &'a mut dyn FnMut(),
+    ) -> LocalBoxFuture<'a, Result<(), Error>>;
+
+    /// Opens every frame of `run`: the plaintext of the frames before the first that did not
+    /// verify (all of them when all did) goes to `plain`, frame length bytes each, and that
+    /// frame's index is returned. `meanwhile` runs while the frames are opened.
+    fn open<'a>(
+        &'a self,
+        run: &'a cse_core::Deferred,
+        plain: &'a mut zeroize::Zeroizing<Vec<u8>>,
+        meanwhile: &'a mut dyn FnMut(),
+    ) -> LocalBoxFuture<'a, Result<Option<usize>, Error>>;
 }
 
 /// Runs CPU work inline, where the future is polled (the page; tests).

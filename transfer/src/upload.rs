@@ -10,7 +10,7 @@ use cse_core::{Encryptor, Header};
 use futures_util::StreamExt;
 use futures_util::stream::FuturesUnordered;
 
-use crate::{Engine, Error, Exec, Permit, Progress, plan};
+use crate::{Engine, Error, Exec, FrameCipher, FrameKey, Permit, Progress, plan};
 
 /// Plaintext read at a time.
 const READ_CHUNK: usize = 1 << 20;
@@ -35,6 +35,8 @@ pub struct Uploaded {
 struct Producer<S> {
     source: S,
     enc: Option<Encryptor>,
+    /// The frame key in the [`crate::FrameCipher`], once imported.
+    frame_key: Option<Box<dyn FrameKey>>,
     pending: Vec<u8>,
     plaintext: u64,
     message: u64,
@@ -60,6 +62,16 @@ impl<S: Source> Producer<S> {
             let before = pending.len();
             let done = plain.is_empty();
             self.plaintext += plain.len() as u64;
+            if !done && let Some(frames) = exec.frames() {
+                let (mut enc, mut pending) = (enc, pending);
+                let r =
+                    seal_outside(frames, &mut self.frame_key, &mut enc, &plain, &mut pending).await;
+                self.message += (pending.len() - before) as u64;
+                self.pending = pending;
+                r?;
+                self.enc = Some(enc);
+                continue;
+            }
             let (enc, pending, r) = exec
                 .run(move || {
                     let mut pending = pending;
@@ -94,6 +106,33 @@ impl<S: Source> Producer<S> {
         self.next_part += 1;
         Some((self.next_part, Bytes::from(data)))
     }
+}
+
+/// Encrypts `plain` onto `pending`, the whole frames sealed by `frames`: core lays them out,
+/// the cipher seals them (while the frames committed before are hashed), core takes them
+/// back. On failure the frames laid out, which still hold plaintext, are zeroed.
+async fn seal_outside(
+    frames: &dyn FrameCipher,
+    key: &mut Option<Box<dyn FrameKey>>,
+    enc: &mut Encryptor,
+    plain: &[u8],
+    pending: &mut Vec<u8>,
+) -> Result<(), Error> {
+    if key.is_none() {
+        *key = Some(frames.import(enc.frame_key()).await?);
+    }
+    let key = key.as_ref().ok_or(Error::Internal("no frame key"))?;
+    let staged = enc.stage(plain, pending)?;
+    let at = staged.offset();
+    let sealed = key
+        .seal(&staged, pending, &mut || enc.catch_up_hash())
+        .await;
+    if let Err(e) = sealed {
+        zeroize::Zeroize::zeroize(&mut pending[at..]);
+        return Err(e);
+    }
+    enc.commit(staged, pending)?;
+    Ok(())
 }
 
 /// Takes a slot, then reads and encrypts the next part into it: at most as many parts exist
@@ -199,6 +238,7 @@ pub async fn upload_resumable<E: Exec, S: Source>(
     let mut p = Producer {
         source,
         enc: Some(enc),
+        frame_key: None,
         pending: Vec::with_capacity(first.saturating_add(if total.is_some() {
             64 << 10
         } else {
