@@ -38,11 +38,11 @@ async function cseBench({ suite, sizeMiB, publicPem, privatePem }) {
   const n = plaintext.length;
 
   let t0 = performance.now();
-  const message = encryptBuffer(pub, plaintext, suite, FRAME_LENGTH);
+  const message = await encryptBuffer(pub, plaintext, suite, FRAME_LENGTH);
   const encryptMs = performance.now() - t0;
 
   t0 = performance.now();
-  const back = decryptBuffer(priv, message);
+  const back = await decryptBuffer(priv, message);
   const decryptMs = performance.now() - t0;
 
   if (message[1] !== suite >> 8 || message[2] !== (suite & 0xff)) throw new Error('message header names another suite');

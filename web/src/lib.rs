@@ -17,7 +17,8 @@ use cse_core::{
 use cse_s3::{
     Addressing, Client, Config, Credentials, ErrorKind as S3ErrorKind, RetryPolicy, S3Error,
 };
-use cse_transfer::{Budget, Cancel, DEFAULTS, Engine, ErrorClass, Inline, Settings};
+use cse_transfer::{Budget, Cancel, DEFAULTS, Engine, ErrorClass, Settings};
+use futures_util::future::LocalBoxFuture;
 use js_sys::{Array, Function, Object, Reflect, Uint8Array};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::JsFuture;
@@ -540,14 +541,14 @@ impl S3Client {
 
 impl S3Client {
     /// The engine of one call: the page's shared budget, the call's settings and cancel flag.
-    fn engine(&self, options: &JsValue, signal: &Option<AbortSignal>) -> Engine<Inline> {
+    fn engine(&self, options: &JsValue, signal: &Option<AbortSignal>) -> Engine<PageExec> {
         let settings = settings(options);
         Engine {
             client: self.client.clone(),
             budget: budget(settings.concurrency),
             settings,
             cancel: cancel_of(signal),
-            exec: Inline,
+            exec: PageExec::new(),
         }
     }
 }
@@ -608,11 +609,257 @@ fn result(key: &str, plaintext: u64, message: u64, parts: u32, suite: &str) -> J
     o.into()
 }
 
-/// Encrypts a whole buffer (benchmarks, small files).
+/// Frames per call to gcm.js in `encryptBuffer`/`decryptBuffer` (gcm.js keeps up to 64 in
+/// flight; the page's transfers hand it what one read or one range holds).
+const GCM_BATCH: usize = 64;
+
+/// Frame AES-GCM in the browser's WebCrypto (`www/gcm.js`): core lays out the frames and
+/// gives each one's IV, AAD and place; this only seals or opens them.
+mod webcrypto {
+    use wasm_bindgen::prelude::*;
+
+    #[wasm_bindgen(module = "/www/gcm.js")]
+    extern "C" {
+        #[wasm_bindgen(js_name = available)]
+        pub fn gcm_available() -> bool;
+        #[wasm_bindgen(js_name = importFrameKey, catch)]
+        pub async fn import_frame_key(raw: &js_sys::Uint8Array) -> Result<JsValue, JsValue>;
+        #[wasm_bindgen(js_name = sealFrames, catch)]
+        pub fn seal_frames(
+            key: &JsValue,
+            buf: &js_sys::Uint8Array,
+            ivs: &js_sys::Uint8Array,
+            aads: &js_sys::Uint8Array,
+            aad_len: u32,
+            starts: &js_sys::Uint32Array,
+            len: u32,
+        ) -> Result<js_sys::Promise, JsValue>;
+        #[allow(clippy::too_many_arguments)]
+        #[wasm_bindgen(js_name = openFrames, catch)]
+        pub fn open_frames(
+            key: &JsValue,
+            buf: &js_sys::Uint8Array,
+            ivs: &js_sys::Uint8Array,
+            aads: &js_sys::Uint8Array,
+            aad_len: u32,
+            starts: &js_sys::Uint32Array,
+            len: u32,
+            out: &js_sys::Uint8Array,
+        ) -> Result<js_sys::Promise, JsValue>;
+    }
+}
+
+/// The IVs, AADs (each of `aad_len` bytes) and frame starts of `n` frames, packed for gcm.js.
+struct FrameParams {
+    ivs: Uint8Array,
+    aads: Uint8Array,
+    aad_len: u32,
+    starts: js_sys::Uint32Array,
+}
+
+impl FrameParams {
+    fn new(
+        n: usize,
+        iv: impl Fn(usize) -> [u8; 12],
+        aad: impl Fn(usize) -> cse_core::FrameAad,
+        start: impl Fn(usize) -> usize,
+    ) -> Self {
+        let mut ivs = Vec::with_capacity(n * 12);
+        let mut aads = Vec::new();
+        let mut starts = Vec::with_capacity(n);
+        for i in 0..n {
+            ivs.extend_from_slice(&iv(i));
+            aads.extend_from_slice(aad(i).as_ref());
+            starts.push(start(i) as u32);
+        }
+        Self {
+            ivs: Uint8Array::from(&ivs[..]),
+            aads: Uint8Array::from(&aads[..]),
+            aad_len: (aads.len() / n.max(1)) as u32,
+            starts: js_sys::Uint32Array::from(&starts[..]),
+        }
+    }
+}
+
+/// One message's frame key, imported into WebCrypto (non-extractable).
+struct WebGcm {
+    key: JsValue,
+}
+
+impl WebGcm {
+    /// `None` where WebCrypto is missing (pages served over plain http from another host):
+    /// core then seals the frames itself.
+    async fn new(raw: Zeroizing<Vec<u8>>) -> Result<Option<Self>, JsValue> {
+        if !webcrypto::gcm_available() {
+            return Ok(None);
+        }
+        let copy = Uint8Array::from(&raw[..]);
+        drop(raw);
+        // gcm.js zeroes `copy` once WebCrypto took the key.
+        let key = webcrypto::import_frame_key(&copy).await?;
+        Ok(Some(Self { key }))
+    }
+
+    /// Seals every frame of `staged` in `out` (ciphertext ‖ tag over each frame's range);
+    /// `meanwhile` runs here while the browser seals them.
+    async fn seal(
+        &self,
+        staged: &cse_core::Staged,
+        out: &mut [u8],
+        meanwhile: impl FnOnce(),
+    ) -> Result<(), JsValue> {
+        let n = staged.count();
+        if n == 0 {
+            return Ok(());
+        }
+        let base = staged.offset();
+        let p = FrameParams::new(
+            n,
+            |i| staged.iv(i),
+            |i| staged.aad(i),
+            |i| staged.sealed_range(i).start - base,
+        );
+        let region = &mut out[base..staged.end()];
+        let buf = Uint8Array::from(&*region);
+        let sealing = webcrypto::seal_frames(
+            &self.key,
+            &buf,
+            &p.ivs,
+            &p.aads,
+            p.aad_len,
+            &p.starts,
+            staged.frame_len() as u32,
+        )?;
+        meanwhile();
+        JsFuture::from(sealing).await?;
+        buf.copy_to(region);
+        Ok(())
+    }
+
+    /// Opens the run of `d`: the plaintext of the frames that verified goes to `plain`
+    /// (frame length bytes each, in order), and the first frame that did not, if any, is
+    /// returned.
+    /// `meanwhile` runs here while the browser opens them.
+    async fn open(
+        &self,
+        d: &cse_core::Deferred,
+        plain: &mut Zeroizing<Vec<u8>>,
+        meanwhile: impl FnOnce(),
+    ) -> Result<Option<usize>, JsValue> {
+        let (n, f) = (d.count(), d.frame_len());
+        let p = FrameParams::new(n, |i| d.iv(i), |i| d.aad(i), |i| d.sealed_range(i).start);
+        let buf = Uint8Array::from(d.frames());
+        let out = Uint8Array::new_with_length((n * f) as u32);
+        let opening = webcrypto::open_frames(
+            &self.key, &buf, &p.ivs, &p.aads, p.aad_len, &p.starts, f as u32, &out,
+        )?;
+        meanwhile();
+        let failed = JsFuture::from(opening).await?.as_f64().unwrap_or(0.0);
+        let opened = if failed < 0.0 { n } else { failed as usize };
+        plain.clear();
+        plain.resize(opened * f, 0);
+        out.subarray(0, (opened * f) as u32).copy_to(&mut plain[..]);
+        out.fill(0, 0, (n * f) as u32);
+        Ok((opened < n).then_some(opened))
+    }
+}
+
+fn transfer_webcrypto_error(e: JsValue) -> cse_transfer::Error {
+    cse_transfer::Error::Local(format!("WebCrypto AES-GCM failed: {}", js_text(e)))
+}
+
+impl cse_transfer::FrameKey for WebGcm {
+    fn seal<'a>(
+        &'a self,
+        staged: &'a cse_core::Staged,
+        out: &'a mut [u8],
+        meanwhile: &'a mut dyn FnMut(),
+    ) -> LocalBoxFuture<'a, Result<(), cse_transfer::Error>> {
+        Box::pin(async move {
+            WebGcm::seal(self, staged, out, meanwhile)
+                .await
+                .map_err(transfer_webcrypto_error)
+        })
+    }
+
+    fn open<'a>(
+        &'a self,
+        run: &'a cse_core::Deferred,
+        plain: &'a mut Zeroizing<Vec<u8>>,
+        meanwhile: &'a mut dyn FnMut(),
+    ) -> LocalBoxFuture<'a, Result<Option<usize>, cse_transfer::Error>> {
+        Box::pin(async move {
+            WebGcm::open(self, run, plain, meanwhile)
+                .await
+                .map_err(transfer_webcrypto_error)
+        })
+    }
+}
+
+/// The page's frame cipher: WebCrypto AES-GCM.
+#[derive(Debug)]
+struct WebCrypto;
+
+impl cse_transfer::FrameCipher for WebCrypto {
+    fn import(
+        &self,
+        raw: Zeroizing<Vec<u8>>,
+    ) -> LocalBoxFuture<'_, Result<Box<dyn cse_transfer::FrameKey>, cse_transfer::Error>> {
+        Box::pin(async move {
+            match WebGcm::new(raw).await {
+                Ok(Some(g)) => Ok(Box::new(g) as Box<dyn cse_transfer::FrameKey>),
+                Ok(None) => Err(cse_transfer::Error::Internal("WebCrypto is not available")),
+                Err(e) => Err(transfer_webcrypto_error(e)),
+            }
+        })
+    }
+}
+
+/// Where the page's transfers run their CPU work: inline (one thread), with frame AES-GCM in
+/// WebCrypto where the page has it.
+#[derive(Debug)]
+struct PageExec {
+    webcrypto: Option<WebCrypto>,
+}
+
+impl PageExec {
+    fn new() -> Self {
+        Self {
+            webcrypto: webcrypto::gcm_available().then_some(WebCrypto),
+        }
+    }
+}
+
+impl cse_transfer::Exec for PageExec {
+    fn run<R, F>(&self, f: F) -> impl std::future::Future<Output = R>
+    where
+        R: Send + 'static,
+        F: FnOnce() -> R + Send + 'static,
+    {
+        std::future::ready(f())
+    }
+
+    fn frames(&self) -> Option<&dyn cse_transfer::FrameCipher> {
+        self.webcrypto
+            .as_ref()
+            .map(|w| w as &dyn cse_transfer::FrameCipher)
+    }
+}
+
+fn webcrypto_error(e: JsValue) -> JsValue {
+    js_error(
+        "config",
+        &format!("WebCrypto AES-GCM failed: {}", js_text(e)),
+        None,
+    )
+}
+
+/// Encrypts a whole buffer (benchmarks, small files). Frames are sealed by WebCrypto in
+/// batches where the page has it, else by the wasm engine; resolves to the message.
 #[wasm_bindgen(js_name = encryptBuffer)]
-pub fn encrypt_buffer(
-    public_key_pem: &[u8],
-    data: &[u8],
+pub async fn encrypt_buffer(
+    public_key_pem: Vec<u8>,
+    data: Vec<u8>,
     suite: u16,
     frame_length: u32,
 ) -> Result<Vec<u8>, JsValue> {
@@ -621,21 +868,94 @@ pub fn encrypt_buffer(
     let _ = Reflect::set(&options, &"frameLength".into(), &frame_length.into());
     let options: JsValue = options.into();
     let keyring = keyring(&options)?
-        .with_public_key(public_key_pem)
+        .with_public_key(&public_key_pem)
         .map_err(|e| message_error(e, None))?;
     let config = encrypt_config(&options)?;
-    cse_core::encrypt(&keyring, &config, data).map_err(|e| message_error(e, None))
+    let mut enc = Encryptor::new(&keyring, &config).map_err(|e| message_error(e, None))?;
+    let mut out =
+        Vec::with_capacity(usize::try_from(enc.message_len(data.len() as u64)).unwrap_or(0));
+    let Some(gcm) = WebGcm::new(enc.frame_key()).await? else {
+        enc.update(&data, &mut out)
+            .and_then(|()| enc.finish(&mut out))
+            .map_err(|e| message_error(e, None))?;
+        return Ok(out);
+    };
+    let batch = GCM_BATCH * config.frame_length as usize;
+    for chunk in data.chunks(batch.max(1)) {
+        let staged = enc
+            .stage(chunk, &mut out)
+            .map_err(|e| message_error(e, None))?;
+        // The frames committed before are hashed while these are sealed.
+        let sealed = gcm.seal(&staged, &mut out, || enc.catch_up_hash()).await;
+        if let Err(e) = sealed {
+            // The staged region still holds plaintext.
+            zeroize::Zeroize::zeroize(&mut out[..]);
+            return Err(webcrypto_error(e));
+        }
+        enc.commit(staged, &out)
+            .map_err(|e| message_error(e, None))?;
+    }
+    enc.finish(&mut out).map_err(|e| message_error(e, None))?;
+    Ok(out)
 }
 
-/// Decrypts a whole message (benchmarks, small files).
+/// Decrypts a whole message (benchmarks, small files). Runs of frames are opened by
+/// WebCrypto where the page has it; core checks everything else and decides what is
+/// released. Resolves to the plaintext once the whole message verified.
 #[wasm_bindgen(js_name = decryptBuffer)]
-pub fn decrypt_buffer(private_key_pem: &[u8], message: &[u8]) -> Result<Vec<u8>, JsValue> {
+pub async fn decrypt_buffer(
+    private_key_pem: Vec<u8>,
+    message: Vec<u8>,
+) -> Result<Vec<u8>, JsValue> {
+    let private_key_pem = Zeroizing::new(private_key_pem);
     let keyring = keyring(&JsValue::UNDEFINED)?
-        .with_private_key(private_key_pem)
+        .with_private_key(&private_key_pem)
         .map_err(|e| message_error(e, None))?;
-    cse_core::decrypt(keyring, DecryptConfig::default(), message)
-        .map(|(plain, _)| plain)
-        .map_err(|e| message_error(e, Some("MyAppKeys/S3RSAKey")))
+    let failed = |e| message_error(e, Some("MyAppKeys/S3RSAKey"));
+    if !webcrypto::gcm_available() {
+        return cse_core::decrypt(keyring, DecryptConfig::default(), &message)
+            .map(|(plain, _)| plain)
+            .map_err(failed);
+    }
+    let mut dec = Decryptor::new(keyring, DecryptConfig::default());
+    let mut out = Zeroizing::new(Vec::with_capacity(message.len()));
+    let mut run = cse_core::Deferred::new(GCM_BATCH);
+    let mut plain = Zeroizing::new(Vec::new());
+    let mut gcm: Option<WebGcm> = None;
+    let mut input = &message[..];
+    loop {
+        let n = dec
+            .update_deferred(input, &mut out, &mut run)
+            .map_err(failed)?;
+        input = &input[n..];
+        if run.count() == 0 {
+            break;
+        }
+        if gcm.is_none() {
+            let key = dec
+                .frame_key()
+                .ok_or_else(|| js_error("config", "no frame key after the header", None))?;
+            gcm = WebGcm::new(key).await?;
+        }
+        let Some(g) = &gcm else {
+            return Err(js_error("config", "WebCrypto went away", None));
+        };
+        // The run is hashed while it is opened.
+        let bad = g
+            .open(&run, &mut plain, || dec.catch_up_hash())
+            .await
+            .map_err(webcrypto_error)?;
+        let opened = match bad {
+            None => cse_core::Opened::All(&plain),
+            Some(index) => cse_core::Opened::FailedAt {
+                index,
+                before: &plain,
+            },
+        };
+        dec.complete(&mut run, opened, &mut out).map_err(failed)?;
+    }
+    dec.finish().map_err(failed)?;
+    Ok(std::mem::take(&mut *out))
 }
 
 /// A keyring for every public key in `pems`: one PEM block or several (one per recipient,

@@ -103,7 +103,7 @@ const OPS = {
   // An empty message with this key: catches a file that is not an RSA public key when it is
   // chosen rather than at the first upload.
   async checkPublicKey({ key }) {
-    encryptBuffer(key, new Uint8Array(0), 0x0478, 4096);
+    await encryptBuffer(key, new Uint8Array(0), 0x0478, 4096);
     return true;
   },
   async isEncrypted({ key }) {
