@@ -385,6 +385,41 @@ impl<K: Keyring> Decryptor<K> {
         r
     }
 
+    /// Completes the run of `deferred` with core's own AES-GCM, for a caller whose outside
+    /// AES-GCM cannot take this message's key (e.g. a browser without AES-192): the same
+    /// outcome and release as [`Decryptor::complete`] with frames opened here.
+    pub fn open_deferred(
+        &mut self,
+        deferred: &mut Deferred,
+        out: &mut Vec<u8>,
+    ) -> Result<(), Error> {
+        let Some(body) = self.body.as_ref() else {
+            return self.complete(deferred, Opened::All(&[]), out);
+        };
+        let (n, f) = (deferred.count, deferred.frame_len);
+        let mut plain = Zeroizing::new(alloc::vec![0u8; n * f]);
+        let failed = deferred
+            .frames
+            .chunks_exact(f + body::FRAME_OVERHEAD)
+            .take(n)
+            .enumerate()
+            .find_map(|(i, fr)| {
+                let seq = deferred.first_seq + i as u32;
+                let o = &mut plain[i * f..(i + 1) * f];
+                open_one(&body.key, &deferred.message_id, seq, fr, o)
+                    .is_err()
+                    .then_some(i)
+            });
+        let opened = match failed {
+            None => Opened::All(&plain),
+            Some(index) => Opened::FailedAt {
+                index,
+                before: &plain[..index * f],
+            },
+        };
+        self.complete(deferred, opened, out)
+    }
+
     fn complete_inner(
         &mut self,
         deferred: &Deferred,

@@ -118,6 +118,11 @@ fn deferred(
                 }
                 assert!(d.count() >= 2 && d.count() <= max_frames.max(2));
                 handed_out.extend((0..d.count()).map(|i| d.first_seq() + i as u32));
+                if bad.is_none() && d.first_seq() % 3 == 2 {
+                    // Some runs opened by core itself, as when the outside cannot take the key.
+                    dec.open_deferred(&mut d, &mut out)?;
+                    continue;
+                }
                 let key = GcmKey::new(provider, &dec.frame_key().unwrap()).unwrap();
                 if d.first_seq() % 2 == 1 {
                     // The run's hash while it would be opened outside.
