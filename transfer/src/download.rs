@@ -53,7 +53,8 @@ pub struct Known {
 struct Reading<K, W> {
     dec: Decryptor<K>,
     sink: W,
-    frame_key: Option<Box<dyn FrameKey>>,
+    /// `Some(None)`: the cipher could not take the key, core opens the runs.
+    frame_key: Option<Option<Box<dyn FrameKey>>>,
 }
 
 type Step<'a, K, W> = Pin<Box<dyn Future<Output = (Reading<K, W>, Result<(), Error>)> + 'a>>;
@@ -66,7 +67,7 @@ const RUN_FRAMES: usize = 64;
 /// releases plaintext by its own rules.
 async fn open_outside<K: Keyring>(
     frames: &dyn FrameCipher,
-    key: &mut Option<Box<dyn FrameKey>>,
+    key: &mut Option<Option<Box<dyn FrameKey>>>,
     dec: &mut Decryptor<K>,
     chunk: &[u8],
     out: &mut Vec<u8>,
@@ -86,7 +87,11 @@ async fn open_outside<K: Keyring>(
                 .ok_or(Error::Internal("no frame key after the header"))?;
             *key = Some(frames.import(raw).await?);
         }
-        let k = key.as_ref().ok_or(Error::Internal("no frame key"))?;
+        let Some(Some(k)) = key.as_ref() else {
+            // The cipher cannot take this key: core opens the run.
+            dec.open_deferred(&mut run, out)?;
+            continue;
+        };
         let bad = k
             .open(&run, &mut plain, &mut || dec.catch_up_hash())
             .await?;

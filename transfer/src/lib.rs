@@ -62,11 +62,13 @@ pub trait Exec {
 /// frame layout, IVs and AADs, the order, the signature hash and what plaintext is
 /// released. The drivers call it inline (not through [`Exec::run`]).
 pub trait FrameCipher {
-    /// Imports one message's frame key (the caller's copy is zeroed when dropped).
+    /// Imports one message's frame key (the caller's copy is zeroed when dropped); `None`
+    /// when this cipher cannot take it (a browser without AES-192): core then seals or opens
+    /// that message's frames itself.
     fn import(
         &self,
         raw: zeroize::Zeroizing<Vec<u8>>,
-    ) -> LocalBoxFuture<'_, Result<Box<dyn FrameKey>, Error>>;
+    ) -> LocalBoxFuture<'_, Result<Option<Box<dyn FrameKey>>, Error>>;
 }
 
 /// One message's frame key, imported by a [`FrameCipher`].

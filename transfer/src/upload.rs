@@ -35,8 +35,9 @@ pub struct Uploaded {
 struct Producer<S> {
     source: S,
     enc: Option<Encryptor>,
-    /// The frame key in the [`crate::FrameCipher`], once imported.
-    frame_key: Option<Box<dyn FrameKey>>,
+    /// The frame key in the [`crate::FrameCipher`] once imported (`Some(None)`: it could
+    /// not take it, core seals the frames).
+    frame_key: Option<Option<Box<dyn FrameKey>>>,
     pending: Vec<u8>,
     plaintext: u64,
     message: u64,
@@ -62,7 +63,10 @@ impl<S: Source> Producer<S> {
             let before = pending.len();
             let done = plain.is_empty();
             self.plaintext += plain.len() as u64;
-            if !done && let Some(frames) = exec.frames() {
+            if !done
+                && let Some(frames) = exec.frames()
+                && !matches!(self.frame_key, Some(None))
+            {
                 let (mut enc, mut pending) = (enc, pending);
                 let r =
                     seal_outside(frames, &mut self.frame_key, &mut enc, &plain, &mut pending).await;
@@ -113,7 +117,7 @@ impl<S: Source> Producer<S> {
 /// back. On failure the frames laid out, which still hold plaintext, are zeroed.
 async fn seal_outside(
     frames: &dyn FrameCipher,
-    key: &mut Option<Box<dyn FrameKey>>,
+    key: &mut Option<Option<Box<dyn FrameKey>>>,
     enc: &mut Encryptor,
     plain: &[u8],
     pending: &mut Vec<u8>,
@@ -121,7 +125,10 @@ async fn seal_outside(
     if key.is_none() {
         *key = Some(frames.import(enc.frame_key()).await?);
     }
-    let key = key.as_ref().ok_or(Error::Internal("no frame key"))?;
+    let Some(Some(key)) = key.as_ref() else {
+        // The cipher cannot take this key: core seals.
+        return Ok(enc.update(plain, pending)?);
+    };
     let staged = enc.stage(plain, pending)?;
     let at = staged.offset();
     let sealed = key

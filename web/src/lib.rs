@@ -687,17 +687,17 @@ struct WebGcm {
 }
 
 impl WebGcm {
-    /// `None` where WebCrypto is missing (pages served over plain http from another host):
-    /// core then seals the frames itself.
-    async fn new(raw: Zeroizing<Vec<u8>>) -> Result<Option<Self>, JsValue> {
+    /// `None` where WebCrypto is missing (pages served over plain http from another host)
+    /// or refuses the key (Chromium has no AES-192): core then seals or opens the frames.
+    async fn new(raw: Zeroizing<Vec<u8>>) -> Option<Self> {
         if !webcrypto::gcm_available() {
-            return Ok(None);
+            return None;
         }
         let copy = Uint8Array::from(&raw[..]);
         drop(raw);
-        // gcm.js zeroes `copy` once WebCrypto took the key.
-        let key = webcrypto::import_frame_key(&copy).await?;
-        Ok(Some(Self { key }))
+        // gcm.js zeroes `copy` once WebCrypto took the key (or refused it).
+        let key = webcrypto::import_frame_key(&copy).await.ok()?;
+        Some(Self { key })
     }
 
     /// Seals every frame of `staged` in `out` (ciphertext ‖ tag over each frame's range);
@@ -804,13 +804,12 @@ impl cse_transfer::FrameCipher for WebCrypto {
     fn import(
         &self,
         raw: Zeroizing<Vec<u8>>,
-    ) -> LocalBoxFuture<'_, Result<Box<dyn cse_transfer::FrameKey>, cse_transfer::Error>> {
+    ) -> LocalBoxFuture<'_, Result<Option<Box<dyn cse_transfer::FrameKey>>, cse_transfer::Error>>
+    {
         Box::pin(async move {
-            match WebGcm::new(raw).await {
-                Ok(Some(g)) => Ok(Box::new(g) as Box<dyn cse_transfer::FrameKey>),
-                Ok(None) => Err(cse_transfer::Error::Internal("WebCrypto is not available")),
-                Err(e) => Err(transfer_webcrypto_error(e)),
-            }
+            Ok(WebGcm::new(raw)
+                .await
+                .map(|g| Box::new(g) as Box<dyn cse_transfer::FrameKey>))
         })
     }
 }
@@ -874,7 +873,7 @@ pub async fn encrypt_buffer(
     let mut enc = Encryptor::new(&keyring, &config).map_err(|e| message_error(e, None))?;
     let mut out =
         Vec::with_capacity(usize::try_from(enc.message_len(data.len() as u64)).unwrap_or(0));
-    let Some(gcm) = WebGcm::new(enc.frame_key()).await? else {
+    let Some(gcm) = WebGcm::new(enc.frame_key()).await else {
         enc.update(&data, &mut out)
             .and_then(|()| enc.finish(&mut out))
             .map_err(|e| message_error(e, None))?;
@@ -921,7 +920,8 @@ pub async fn decrypt_buffer(
     let mut out = Zeroizing::new(Vec::with_capacity(message.len()));
     let mut run = cse_core::Deferred::new(GCM_BATCH);
     let mut plain = Zeroizing::new(Vec::new());
-    let mut gcm: Option<WebGcm> = None;
+    // Imported at the first run; `Some(None)`: WebCrypto refused the key, core opens.
+    let mut gcm: Option<Option<WebGcm>> = None;
     let mut input = &message[..];
     loop {
         let n = dec
@@ -935,10 +935,11 @@ pub async fn decrypt_buffer(
             let key = dec
                 .frame_key()
                 .ok_or_else(|| js_error("config", "no frame key after the header", None))?;
-            gcm = WebGcm::new(key).await?;
+            gcm = Some(WebGcm::new(key).await);
         }
-        let Some(g) = &gcm else {
-            return Err(js_error("config", "WebCrypto went away", None));
+        let Some(Some(g)) = &gcm else {
+            dec.open_deferred(&mut run, &mut out).map_err(failed)?;
+            continue;
         };
         // The run is hashed while it is opened.
         let bad = g
