@@ -627,24 +627,22 @@ mod webcrypto {
         #[wasm_bindgen(js_name = sealFrames, catch)]
         pub fn seal_frames(
             key: &JsValue,
-            buf: &js_sys::Uint8Array,
+            view: &[u8],
             ivs: &js_sys::Uint8Array,
             aads: &js_sys::Uint8Array,
             aad_len: u32,
             starts: &js_sys::Uint32Array,
             len: u32,
         ) -> Result<js_sys::Promise, JsValue>;
-        #[allow(clippy::too_many_arguments)]
         #[wasm_bindgen(js_name = openFrames, catch)]
         pub fn open_frames(
             key: &JsValue,
-            buf: &js_sys::Uint8Array,
+            view: &[u8],
             ivs: &js_sys::Uint8Array,
             aads: &js_sys::Uint8Array,
             aad_len: u32,
             starts: &js_sys::Uint32Array,
             len: u32,
-            out: &js_sys::Uint8Array,
         ) -> Result<js_sys::Promise, JsValue>;
     }
 }
@@ -719,11 +717,10 @@ impl WebGcm {
             |i| staged.aad(i),
             |i| staged.sealed_range(i).start - base,
         );
-        let region = &mut out[base..staged.end()];
-        let buf = Uint8Array::from(&*region);
+        // WebCrypto copies each frame's plaintext during this call, from a view of `out`.
         let sealing = webcrypto::seal_frames(
             &self.key,
-            &buf,
+            &out[base..staged.end()],
             &p.ivs,
             &p.aads,
             p.aad_len,
@@ -731,8 +728,19 @@ impl WebGcm {
             staged.frame_len() as u32,
         )?;
         meanwhile();
-        JsFuture::from(sealing).await?;
-        buf.copy_to(region);
+        let sealed = js_sys::Array::from(&JsFuture::from(sealing).await?);
+        for i in 0..n {
+            let r = staged.sealed_range(i);
+            let ct = Uint8Array::new(&sealed.get(i as u32));
+            if ct.length() as usize != r.len() {
+                return Err(js_error(
+                    "config",
+                    "WebCrypto sealed a frame to the wrong length",
+                    None,
+                ));
+            }
+            ct.copy_to(&mut out[r]);
+        }
         Ok(())
     }
 
@@ -748,19 +756,46 @@ impl WebGcm {
     ) -> Result<Option<usize>, JsValue> {
         let (n, f) = (d.count(), d.frame_len());
         let p = FrameParams::new(n, |i| d.iv(i), |i| d.aad(i), |i| d.sealed_range(i).start);
-        let buf = Uint8Array::from(d.frames());
-        let out = Uint8Array::new_with_length((n * f) as u32);
+        // WebCrypto copies each frame during this call, from a view of the run.
         let opening = webcrypto::open_frames(
-            &self.key, &buf, &p.ivs, &p.aads, p.aad_len, &p.starts, f as u32, &out,
+            &self.key,
+            d.frames(),
+            &p.ivs,
+            &p.aads,
+            p.aad_len,
+            &p.starts,
+            f as u32,
         )?;
         meanwhile();
-        let failed = JsFuture::from(opening).await?.as_f64().unwrap_or(0.0);
-        let opened = if failed < 0.0 { n } else { failed as usize };
+        let frames = js_sys::Array::from(&JsFuture::from(opening).await?);
         plain.clear();
-        plain.resize(opened * f, 0);
-        out.subarray(0, (opened * f) as u32).copy_to(&mut plain[..]);
-        out.fill(0, 0, (n * f) as u32);
-        Ok((opened < n).then_some(opened))
+        plain.resize(n * f, 0);
+        let mut failed = None;
+        for i in 0..n {
+            let b = frames.get(i as u32);
+            if failed.is_some() || b.is_null() {
+                failed = failed.or(Some(i));
+            } else {
+                let pt = Uint8Array::new(&b);
+                if pt.length() as usize != f {
+                    return Err(js_error(
+                        "config",
+                        "WebCrypto opened a frame to the wrong length",
+                        None,
+                    ));
+                }
+                pt.copy_to(&mut plain[i * f..(i + 1) * f]);
+            }
+            // The browser's copy of the plaintext, zeroed.
+            if !b.is_null() {
+                Uint8Array::new(&b).fill(0, 0, f as u32);
+            }
+        }
+        if let Some(i) = failed {
+            zeroize::Zeroize::zeroize(&mut plain[i * f..]);
+            plain.truncate(i * f);
+        }
+        Ok(failed)
     }
 }
 

@@ -4,9 +4,9 @@
 // the AAD and where its bytes are; it orders the frames, hashes them for the signature and
 // decides what plaintext is released. Nothing here knows the message format.
 //
-// A call keeps IN_FLIGHT of its frames in crypto.subtle at once (the browser runs them off
-// this thread): the first ones are handed over before the call returns its promise, so the
-// caller's work until it waits for that promise overlaps them.
+// A call hands all its frames to crypto.subtle at once (the browser runs them off this
+// thread) before it returns its promise, so the caller's work until it waits for that
+// promise overlaps them; the caller picks how many frames a call takes.
 
 const subtle = globalThis.crypto && globalThis.crypto.subtle;
 
@@ -29,18 +29,6 @@ export async function importFrameKey(raw) {
   return imported;
 }
 
-/** Frames in flight at once per call. */
-const IN_FLIGHT = 64;
-
-/** Runs op(i) for i < n with at most IN_FLIGHT of them pending. */
-async function inFlight(n, op) {
-  let next = 0;
-  const lane = async () => {
-    while (next < n) await op(next++);
-  };
-  await Promise.all(Array.from({ length: Math.min(IN_FLIGHT, n) }, lane));
-}
-
 const params = (ivs, aads, aadLen, i) => ({
   name: 'AES-GCM',
   iv: ivs.subarray(i * 12, i * 12 + 12),
@@ -49,43 +37,24 @@ const params = (ivs, aads, aadLen, i) => ({
 });
 
 /**
- * Seals frame i (i < starts.length) of `buf` in place: the `len` plaintext bytes at
- * starts[i] are encrypted with ivs[12i..12i+12] and aads[aadLen·i..aadLen·(i+1)], and
- * ciphertext ‖ tag (len + 16 bytes) is written from starts[i]. Resolves once every frame is
- * sealed.
+ * Seals frame i (i < starts.length): the `len` plaintext bytes at starts[i] of `view`, with
+ * ivs[12i..12i+12] and aads[aadLen·i..aadLen·(i+1)]. Every frame is handed to WebCrypto
+ * before this returns (WebCrypto copies its input then), so `view` may be a view of the
+ * wasm memory, used only during this call. Resolves to the ciphertext ‖ tag of each frame
+ * (ArrayBuffers of len + 16 bytes, in order).
  */
-export async function sealFrames(key, buf, ivs, aads, aadLen, starts, len) {
-  try {
-    await inFlight(starts.length, async (i) => {
-      const at = starts[i];
-      const sealed = await subtle.encrypt(params(ivs, aads, aadLen, i), key, buf.subarray(at, at + len));
-      buf.set(new Uint8Array(sealed), at);
-    });
-  } catch (e) {
-    buf.fill(0); // it still holds plaintext
-    throw e;
-  }
+export function sealFrames(key, view, ivs, aads, aadLen, starts, len) {
+  return Promise.all(Array.from(starts, (at, i) =>
+    subtle.encrypt(params(ivs, aads, aadLen, i), key, view.subarray(at, at + len))));
 }
 
 /**
- * Opens frame i of `buf`: ciphertext ‖ tag is the `len` + 16 bytes at starts[i], with
- * ivs[12i..] and aads[aadLen·i..]; its plaintext goes to out[len·i..len·(i+1)]. Resolves to
- * the index of the first frame whose tag did not verify, or -1 when every one did; the
- * plaintext of that frame and of those after it is not written.
+ * Opens frame i: ciphertext ‖ tag is the `len` + 16 bytes at starts[i] of `view`, with
+ * ivs[12i..] and aads[aadLen·i..]. As for sealFrames, every frame is handed over before
+ * this returns. Resolves to each frame's plaintext (an ArrayBuffer of `len` bytes), or null
+ * for a frame whose tag did not verify.
  */
-export async function openFrames(key, buf, ivs, aads, aadLen, starts, len, out) {
-  let failed = starts.length;
-  await inFlight(starts.length, async (i) => {
-    if (i > failed) return;
-    const at = starts[i];
-    try {
-      const plain = await subtle.decrypt(params(ivs, aads, aadLen, i), key, buf.subarray(at, at + len + 16));
-      if (i < failed) out.set(new Uint8Array(plain), i * len);
-    } catch {
-      failed = Math.min(failed, i);
-    }
-  });
-  // Frames after the first failure may have opened before it was known: wipe them.
-  if (failed < starts.length) out.fill(0, failed * len);
-  return failed < starts.length ? failed : -1;
+export function openFrames(key, view, ivs, aads, aadLen, starts, len) {
+  return Promise.all(Array.from(starts, (at, i) =>
+    subtle.decrypt(params(ivs, aads, aadLen, i), key, view.subarray(at, at + len + 16)).catch(() => null)));
 }
