@@ -609,8 +609,8 @@ fn result(key: &str, plaintext: u64, message: u64, parts: u32, suite: &str) -> J
     o.into()
 }
 
-/// Frames per call to gcm.js in `encryptBuffer`/`decryptBuffer` (gcm.js keeps up to 64 in
-/// flight; the page's transfers hand it what one read or one range holds).
+/// Frames per call to gcm.js in `encryptBuffer`/`decryptBuffer`, all in flight at once (the
+/// page's transfers hand it what one read holds, or runs of 64 frames).
 const GCM_BATCH: usize = 64;
 
 /// Frame AES-GCM in the browser's WebCrypto (`www/gcm.js`): core lays out the frames and
