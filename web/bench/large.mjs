@@ -195,6 +195,17 @@ async function sliceDigests(file) {
 
 const work = await fsp.mkdtemp(path.join(os.tmpdir(), 'cse-large-'));
 let site, stack, browser;
+/** Ends Chromium, the S3 stack and the static server, and removes the work folder. */
+async function cleanUp() {
+  await browser?.close();
+  await stack?.stop();
+  await site?.close();
+  await fsp.rm(work, { recursive: true, force: true });
+}
+// Interrupted (Ctrl-C, a timeout): the same clean-up, so no server is left running.
+for (const [sig, code] of [['SIGINT', 130], ['SIGTERM', 143], ['SIGHUP', 129]]) {
+  process.once(sig, () => { cleanUp().finally(() => process.exit(code)); });
+}
 const result = { sizeMiB: opts.sizeMiB, partMiB: opts.partMiB, concurrency: opts.concurrency };
 let failed = null;
 try {
@@ -286,10 +297,7 @@ try {
 } catch (e) {
   failed = e;
 } finally {
-  await browser?.close();
-  await stack?.stop();
-  await site?.close();
-  await fsp.rm(work, { recursive: true, force: true });
+  await cleanUp();
 }
 if (failed) result.error = String(failed.message || failed);
 console.log(JSON.stringify(result));
