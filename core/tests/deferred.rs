@@ -6,6 +6,8 @@
 
 #![allow(clippy::unwrap_used, reason = "test code: a panic is a test failure")]
 
+mod common;
+
 use cse_core::crypto::{CryptoProvider, GcmKey, TAG_LEN};
 use cse_core::{
     AlgorithmSuite, CommitmentPolicy, DecryptConfig, Decryptor, Deferred, EncryptConfig, Encryptor,
@@ -20,11 +22,7 @@ fn keyring() -> RawAesKeyring {
 
 fn encrypt(suite: AlgorithmSuite, data: &[u8]) -> Vec<u8> {
     let config = EncryptConfig {
-        commitment_policy: if suite.is_committing() {
-            CommitmentPolicy::RequireEncryptRequireDecrypt
-        } else {
-            CommitmentPolicy::ForbidEncryptAllowDecrypt
-        },
+        commitment_policy: common::policy_for(suite),
         suite: Some(suite),
         frame_length: FRAME,
         ..Default::default()

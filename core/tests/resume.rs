@@ -4,6 +4,8 @@
 
 #![allow(clippy::unwrap_used, reason = "test code: a panic is a test failure")]
 
+mod common;
+
 use cse_core::crypto::CryptoProvider;
 use cse_core::{
     AlgorithmSuite, CommitmentPolicy, DecryptConfig, Decryptor, EncryptConfig, EncryptionContext,
@@ -18,11 +20,7 @@ fn config(suite: AlgorithmSuite) -> EncryptConfig {
     let mut context = EncryptionContext::new();
     context.insert("purpose".into(), "resume".into());
     EncryptConfig {
-        commitment_policy: if suite.is_committing() {
-            CommitmentPolicy::RequireEncryptRequireDecrypt
-        } else {
-            CommitmentPolicy::ForbidEncryptAllowDecrypt
-        },
+        commitment_policy: common::policy_for(suite),
         suite: Some(suite),
         frame_length: 1000,
         encryption_context: context,
@@ -67,13 +65,8 @@ fn a_resumed_message_is_the_same_up_to_its_signature_and_splices_at_any_byte() {
             let (enc, secret) = Encryptor::new_resumable(&keyring(), &config(suite)).unwrap();
             let first = run(enc, &data, 4096);
             let again = run(Encryptor::resume(&secret, *provider).unwrap(), &data, 333);
-            assert_eq!(first.len(), again.len(), "{suite}");
-            let footer = suite.signature().map_or(0, |a| 2 + a.fixed_signature_len());
-            let body = first.len() - footer;
-            assert_eq!(first[..body], again[..body], "{suite}");
-            if footer == 0 {
-                assert_eq!(first, again, "{suite}");
-            }
+            let body =
+                common::assert_same_up_to_signature(&first, &again, suite, &suite.to_string());
             assert_eq!(decrypt(&again).unwrap(), data, "{suite}");
             // The first run stored a prefix; the second wrote the rest.
             for cut in [0, 1, 17, 1000, body / 2, body, first.len()] {

@@ -10,16 +10,10 @@ use cse_core::{
 };
 use proptest::prelude::*;
 
+mod common;
+
 fn keyring() -> RawAesKeyring {
     RawAesKeyring::new("MyAppKeys", "prop", &[0x42; 32]).unwrap()
-}
-
-fn policy_for(suite: AlgorithmSuite) -> CommitmentPolicy {
-    if suite.is_committing() {
-        CommitmentPolicy::RequireEncryptRequireDecrypt
-    } else {
-        CommitmentPolicy::ForbidEncryptAllowDecrypt
-    }
 }
 
 fn encrypt_in_pieces(config: &EncryptConfig, plaintext: &[u8], piece: usize) -> (Vec<u8>, u64) {
@@ -79,7 +73,7 @@ proptest! {
         let all = CryptoProvider::all();
         let (writer, reader) = (all[providers.0 % all.len()], all[providers.1 % all.len()]);
         let config = EncryptConfig {
-            commitment_policy: policy_for(suite),
+            commitment_policy: common::policy_for(suite),
             suite: Some(suite),
             frame_length,
             encryption_context: ctx.clone(),
@@ -106,7 +100,7 @@ proptest! {
         bit in 0u8..8,
         dec_piece in 1usize..700,
     ) {
-        let config = EncryptConfig { commitment_policy: policy_for(suite), suite: Some(suite), frame_length, ..Default::default() };
+        let config = EncryptConfig { commitment_policy: common::policy_for(suite), suite: Some(suite), frame_length, ..Default::default() };
         let (mut message, _) = encrypt_in_pieces(&config, &plaintext, 1 << 20);
         let at = flip.index(message.len());
         message[at] ^= 1 << bit;
@@ -128,7 +122,7 @@ proptest! {
         cut in any::<prop::sample::Index>(),
         dec_piece in 1usize..700,
     ) {
-        let config = EncryptConfig { commitment_policy: policy_for(suite), suite: Some(suite), frame_length: 512, ..Default::default() };
+        let config = EncryptConfig { commitment_policy: common::policy_for(suite), suite: Some(suite), frame_length: 512, ..Default::default() };
         let (message, _) = encrypt_in_pieces(&config, &plaintext, 1 << 20);
         let cut = cut.index(message.len());
         let (out, r) = decrypt_in_pieces(&message[..cut], dec_piece);
@@ -291,7 +285,7 @@ fn max_encrypted_data_keys() {
 fn lengths_read_back_from_a_message_without_its_key() {
     for suite in AlgorithmSuite::ALL {
         let config = EncryptConfig {
-            commitment_policy: policy_for(*suite),
+            commitment_policy: common::policy_for(*suite),
             suite: Some(*suite),
             frame_length: 100,
             ..Default::default()
@@ -322,7 +316,7 @@ fn lengths_read_back_from_a_message_without_its_key() {
 fn length_function_matches_for_every_suite() {
     for suite in AlgorithmSuite::ALL {
         let config = EncryptConfig {
-            commitment_policy: policy_for(*suite),
+            commitment_policy: common::policy_for(*suite),
             suite: Some(*suite),
             frame_length: 100,
             ..Default::default()
@@ -385,7 +379,7 @@ fn header_size_limit_applies_however_the_header_arrives() {
 fn a_bad_signature_after_an_empty_final_frame_keeps_the_last_frame_back() {
     for suite in AlgorithmSuite::ALL.iter().filter(|s| s.is_signed()) {
         let config = EncryptConfig {
-            commitment_policy: policy_for(*suite),
+            commitment_policy: common::policy_for(*suite),
             suite: Some(*suite),
             frame_length: 64,
             ..Default::default()

@@ -4,6 +4,8 @@
 
 #![allow(clippy::unwrap_used, reason = "test code: a panic is a test failure")]
 
+mod common;
+
 use cse_core::crypto::{CryptoProvider, GcmKey, TAG_LEN};
 use cse_core::{
     AlgorithmSuite, CommitmentPolicy, DecryptConfig, Decryptor, EncryptConfig, Encryptor, Error,
@@ -18,11 +20,7 @@ fn keyring() -> RawAesKeyring {
 
 fn config(suite: AlgorithmSuite) -> EncryptConfig {
     EncryptConfig {
-        commitment_policy: if suite.is_committing() {
-            CommitmentPolicy::RequireEncryptRequireDecrypt
-        } else {
-            CommitmentPolicy::ForbidEncryptAllowDecrypt
-        },
+        commitment_policy: common::policy_for(suite),
         suite: Some(suite),
         frame_length: FRAME,
         ..Default::default()
@@ -100,13 +98,7 @@ fn staged_frames_sealed_outside_give_the_message_of_update() {
                         &data,
                         piece,
                     );
-                    assert_eq!(normal.len(), staged.len(), "{what}");
-                    let footer = suite.signature().map_or(0, |a| 2 + a.fixed_signature_len());
-                    let body = normal.len() - footer;
-                    assert_eq!(normal[..body], staged[..body], "{what}");
-                    if footer == 0 {
-                        assert_eq!(normal, staged, "{what}");
-                    }
+                    common::assert_same_up_to_signature(&normal, &staged, suite, &what);
                     assert_eq!(decrypt(&staged).unwrap(), data, "{what}");
                     assert_eq!(decrypt(&normal).unwrap(), data, "{what}");
                 }
