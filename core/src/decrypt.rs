@@ -174,6 +174,9 @@ fn open_many(
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum State {
     Header,
+    /// The header was read and passed the limits; its data key comes from outside
+    /// ([`Decryptor::unwrap_outside`], [`Decryptor::supply_key`]).
+    Key,
     Frames,
     NonFramed,
     Footer,
@@ -216,6 +219,50 @@ pub struct Decryptor<K> {
     /// The run handed out by [`Decryptor::update_deferred`] and not yet completed: first
     /// sequence number and frame count.
     deferred: Option<(u32, usize)>,
+    /// Whether the data key is asked for ([`Decryptor::unwrap_outside`]).
+    outside: bool,
+    /// The header waiting for its data key, in [`State::Key`].
+    pending: Option<Pending>,
+}
+
+/// A header read whole, waiting for its data key: the parsed header and its bytes.
+struct Pending {
+    header: Header,
+    bytes: Vec<u8>,
+    body_len: usize,
+}
+
+/// The header of a message whose data key is to be unwrapped outside the keyring
+/// ([`Decryptor::awaiting_key`]). It is not authenticated yet: only its data keys are to be
+/// used, and the key that comes back is checked against the header (key commitment, header
+/// tag) before anything else happens.
+#[derive(Clone, Copy, Debug)]
+pub struct KeyRequest<'a> {
+    /// The parsed header (within every limit of the configuration).
+    pub header: &'a Header,
+    /// The configuration's limit on unwrap attempts.
+    pub max_attempts: Option<usize>,
+}
+
+impl<'a> KeyRequest<'a> {
+    /// The data keys a keyring named `provider_id`/`provider_info` may try, in order, as many
+    /// as the attempt limit allows.
+    pub fn candidates(
+        &self,
+        provider_id: &'a str,
+        provider_info: &'a [u8],
+    ) -> impl Iterator<Item = &'a crate::header::EncryptedDataKey> + 'a {
+        self.header
+            .encrypted_data_keys
+            .iter()
+            .filter(move |e| e.provider_id == provider_id && e.provider_info == provider_info)
+            .take(self.max_attempts.unwrap_or(usize::MAX))
+    }
+
+    /// The length of the data key the suite takes.
+    pub fn data_key_len(&self) -> usize {
+        self.header.suite.data_key_len()
+    }
 }
 
 impl<K> core::fmt::Debug for Decryptor<K> {
@@ -243,7 +290,49 @@ impl<K: Keyring> Decryptor<K> {
             aad: Vec::with_capacity(128),
             released: 0,
             deferred: None,
+            outside: false,
+            pending: None,
         }
+    }
+
+    /// The data key comes from outside: once the header was read and passed the limits, the
+    /// decryptor stops ([`Decryptor::awaiting_key`]) until [`Decryptor::supply_key`] gives
+    /// it a key (an asynchronous private-key operation, such as WebCrypto's RSA-OAEP), or
+    /// asks it to use the keyring after all.
+    pub fn unwrap_outside(mut self) -> Self {
+        self.outside = true;
+        self
+    }
+
+    /// The header whose data key is awaited, between the header and
+    /// [`Decryptor::supply_key`] (see [`Decryptor::unwrap_outside`]).
+    pub fn awaiting_key(&self) -> Option<KeyRequest<'_>> {
+        let p = self.pending.as_ref().filter(|_| self.state == State::Key)?;
+        Some(KeyRequest {
+            header: &p.header,
+            max_attempts: self.config.max_key_attempts,
+        })
+    }
+
+    /// Goes on after [`Decryptor::awaiting_key`]: with `Some(key)`, the data key unwrapped
+    /// outside; with `None` (nothing outside unwrapped it, or nothing outside could try),
+    /// the keyring unwraps it. Either way the key is checked against the header (key
+    /// commitment, then the header tag) exactly as a keyring's key is, and a key that fails
+    /// fails the decryptor. Then feed the rest of the input (bytes [`Decryptor::update`]
+    /// kept while it waited are used at the next call, which may be empty).
+    pub fn supply_key(&mut self, key: Option<crate::keyring::DataKey>) -> Result<(), Error> {
+        let pending = match (self.state, self.pending.take()) {
+            (State::Key, Some(p)) => p,
+            _ => {
+                self.fail();
+                return Err(Error::Misuse("no data key was awaited"));
+            }
+        };
+        let r = self.accept_header(pending.header, &pending.bytes, pending.body_len, key);
+        if r.is_err() {
+            self.fail();
+        }
+        r
     }
 
     /// The header, once it has been authenticated.
@@ -275,7 +364,10 @@ impl<K: Keyring> Decryptor<K> {
     pub fn update(&mut self, input: &[u8], out: &mut Vec<u8>) -> Result<(), Error> {
         self.usable()?;
         let before = out.len();
-        let r = self.update_inner(input, out, None).map(drop);
+        let r = self.update_inner(input, out, None).map(|used| {
+            // Waiting for the data key: the rest waits too.
+            self.buf.extend_from_slice(&input[used..]);
+        });
         self.released += (out.len() - before) as u64;
         if r.is_err() {
             self.fail();
@@ -286,6 +378,7 @@ impl<K: Keyring> Decryptor<K> {
     fn fail(&mut self) {
         self.state = State::Failed;
         self.body = None;
+        self.pending = None;
         self.buf.clear();
         self.deferred = None;
     }
@@ -488,6 +581,9 @@ impl<K: Keyring> Decryptor<K> {
     ) -> Result<usize, Error> {
         let mut input = all;
         loop {
+            if self.state == State::Key {
+                return Ok(all.len() - input.len());
+            }
             if self.buf.is_empty() {
                 if input.is_empty() {
                     return Ok(all.len());
@@ -539,6 +635,7 @@ impl<K: Keyring> Decryptor<K> {
     fn step(&mut self, data: &[u8], out: &mut Vec<u8>) -> Result<Step, Error> {
         match self.state {
             State::Header => self.step_header(data),
+            State::Key => Err(Error::Misuse("the data key is awaited")),
             State::Frames => self.step_frame(data, out),
             State::NonFramed => self.step_non_framed(data, out),
             State::Footer => self.step_footer(data, out),
@@ -576,21 +673,58 @@ impl<K: Keyring> Decryptor<K> {
                 max,
             });
         }
-        let body = self.open_header(&header, &data[..body_len], &data[body_len..total])?;
+        if self.outside {
+            // Refuse what needs no key first: a mismatched context, a bad public key.
+            self.prepare(&header)?;
+            self.pending = Some(Pending {
+                header,
+                bytes: data[..total].to_vec(),
+                body_len,
+            });
+            self.state = State::Key;
+            self.need = 0;
+            return Ok(Step::Consumed(total));
+        }
+        self.accept_header(header, &data[..total], body_len, None)?;
+        Ok(Step::Consumed(total))
+    }
+
+    /// Opens the header (`bytes`: header body ‖ tag) with `key`, or with the keyring's key
+    /// when `None`, and goes on to the body.
+    fn accept_header(
+        &mut self,
+        header: Header,
+        bytes: &[u8],
+        body_len: usize,
+        key: Option<crate::keyring::DataKey>,
+    ) -> Result<(), Error> {
+        let body = self.open_header(&header, &bytes[..body_len], &bytes[body_len..], key)?;
         self.state = match header.content_type {
             ContentType::Framed => State::Frames,
             ContentType::NonFramed => State::NonFramed,
         };
         self.body = Some(body);
         if let Some((_, h)) = &mut self.body.as_mut().and_then(|b| b.verify.as_mut()) {
-            h.update(&data[..total]);
+            h.update(bytes);
         }
         self.header = Some(header);
-        Ok(Step::Consumed(total))
+        Ok(())
     }
 
-    /// Gets the data key, checks the commitment and the header tag (in that order).
-    fn open_header(&self, header: &Header, body_bytes: &[u8], auth: &[u8]) -> Result<Body, Error> {
+    /// What the header's checks need before any key: the signature verifier (signed suites),
+    /// the required pairs (expected, not stored) and the whole context.
+    #[allow(clippy::type_complexity)]
+    fn prepare(
+        &self,
+        header: &Header,
+    ) -> Result<
+        (
+            Option<(Verifier, MessageHash)>,
+            EncryptionContext,
+            EncryptionContext,
+        ),
+        Error,
+    > {
         let suite = header.suite;
         let stored = &header.encryption_context;
         let verify = match (suite.signature(), stored.get(PUBLIC_KEY_FIELD)) {
@@ -627,14 +761,33 @@ impl<K: Keyring> Decryptor<K> {
         }
         let mut full = stored.clone();
         full.extend(required.iter().map(|(k, v)| (k.clone(), v.clone())));
-        let mut materials = DecryptionMaterials::new(suite, full)
-            .with_provider(self.config.provider)
-            .with_attempt_limit(self.config.max_key_attempts);
-        self.keyring
-            .on_decrypt(&mut materials, &header.encrypted_data_keys)?;
-        let data_key = materials.data_key.ok_or(Error::Misuse(
-            "the keyring reported success without a data key",
-        ))?;
+        Ok((verify, required, full))
+    }
+
+    /// Gets the data key (`key`, else the keyring's), checks the commitment and the header
+    /// tag (in that order).
+    fn open_header(
+        &self,
+        header: &Header,
+        body_bytes: &[u8],
+        auth: &[u8],
+        key: Option<crate::keyring::DataKey>,
+    ) -> Result<Body, Error> {
+        let suite = header.suite;
+        let (verify, required, full) = self.prepare(header)?;
+        let data_key = match key {
+            Some(k) => k,
+            None => {
+                let mut materials = DecryptionMaterials::new(suite, full)
+                    .with_provider(self.config.provider)
+                    .with_attempt_limit(self.config.max_key_attempts);
+                self.keyring
+                    .on_decrypt(&mut materials, &header.encrypted_data_keys)?;
+                materials.data_key.ok_or(Error::Misuse(
+                    "the keyring reported success without a data key",
+                ))?
+            }
+        };
         let keys = crypto::derive_keys(
             self.config.provider,
             suite,

@@ -55,7 +55,7 @@ pub use context::EncryptionContext;
 pub use decrypt::{
     DEFAULT_MAX_ENCRYPTED_DATA_KEYS, DEFAULT_MAX_FRAME_LENGTH, DEFAULT_MAX_HEADER_SIZE,
     DEFAULT_MAX_KEY_ATTEMPTS, DEFAULT_MAX_NON_FRAMED_SIZE, DecryptConfig, Decryptor, Deferred,
-    Opened,
+    KeyRequest, Opened,
 };
 pub use encrypt::{
     DEFAULT_FRAME_LENGTH, EncryptConfig, Encryptor, ResumeSecret, Staged, footer_len_from_tail,
