@@ -178,3 +178,36 @@ fn helpful_errors() {
 
     assert!(RawRsaKeyring::new("aws-kms", "x", RsaPadding::OaepSha256).is_err());
 }
+
+#[test]
+fn every_private_key_encoding_gives_its_pkcs8_der() {
+    use cse_core::keyring::private_key_pkcs8_der;
+    let k = key();
+    let pkcs8 = k.to_pkcs8_der().unwrap();
+    let pkcs8_pem = k.to_pkcs8_pem(LineEnding::LF).unwrap();
+    let pkcs1 = k.to_pkcs1_der().unwrap();
+    let pkcs1_pem = k.to_pkcs1_pem(LineEnding::LF).unwrap();
+    let inputs: [(&str, &[u8]); 4] = [
+        ("PKCS #8 DER", pkcs8.as_bytes()),
+        ("PKCS #8 PEM", pkcs8_pem.as_bytes()),
+        ("PKCS #1 DER", pkcs1.as_bytes()),
+        ("PKCS #1 PEM", pkcs1_pem.as_bytes()),
+    ];
+    for (what, input) in inputs {
+        let der = private_key_pkcs8_der(input).unwrap();
+        assert_eq!(der[..], *pkcs8.as_bytes(), "{what}");
+    }
+    // PKCS #8 as written is kept as written (its bytes, not a re-encoding).
+    let written = include_bytes!("keys/plain.pem");
+    let der = private_key_pkcs8_der(written).unwrap();
+    let (_, expected) = pkcs8::der::pem::decode_vec(written).unwrap();
+    assert_eq!(der[..], expected[..]);
+    // What is not an unencrypted private key is an error.
+    for bad in [
+        &include_bytes!("keys/public.pem")[..],
+        &include_bytes!("keys/pbkdf2.pem")[..],
+        b"not a key",
+    ] {
+        assert!(matches!(private_key_pkcs8_der(bad), Err(Error::Key(_))));
+    }
+}

@@ -20,7 +20,7 @@ pub use multi::MultiKeyring;
 pub use raw_aes::RawAesKeyring;
 pub use raw_rsa::{
     RawRsaKeyring, RsaPadding, decrypt_private_key, is_encrypted_private_key, load_private_key,
-    load_private_key_with_passphrase, load_public_key,
+    load_private_key_with_passphrase, load_public_key, private_key_pkcs8_der,
 };
 
 use crate::context::EncryptionContext;

@@ -5,7 +5,7 @@ use alloc::string::String;
 use alloc::vec::Vec;
 
 use pkcs1::{DecodeRsaPrivateKey, DecodeRsaPublicKey};
-use pkcs8::{DecodePrivateKey, DecodePublicKey};
+use pkcs8::{DecodePrivateKey, DecodePublicKey, EncodePrivateKey};
 
 use zeroize::Zeroizing;
 
@@ -373,8 +373,23 @@ pub fn load_private_key_with_passphrase(
     rsa::PrivateKey::from_pkcs8_der(&plain).map_err(|_| not_rsa())
 }
 
+/// An unencrypted RSA private key (as [`load_private_key`] reads it) as PKCS #8 DER, zeroized
+/// on drop, for another RSA implementation (the page hands it to WebCrypto): a `PRIVATE KEY`
+/// PEM or PKCS #8 DER as written (with its CRT parameters), a PKCS #1 key converted.
+pub fn private_key_pkcs8_der(data: &[u8]) -> Result<Zeroizing<Vec<u8>>, Error> {
+    use pkcs8::der::Decode;
+    if let Some(der) = plain_pkcs8_der(data)
+        && pkcs8::PrivateKeyInfoRef::from_der(&der).is_ok()
+    {
+        return Ok(der);
+    }
+    let der = load_private_key(data)?
+        .to_pkcs8_der()
+        .map_err(|_| Error::Key("cannot convert the RSA private key to PKCS #8".into()))?;
+    Ok(Zeroizing::new(der.as_bytes().to_vec()))
+}
+
 /// The PKCS #8 DER of an unencrypted key given as `PRIVATE KEY` PEM or as DER, as written.
-#[cfg(all(feature = "aws-lc", not(target_arch = "wasm32")))]
 fn plain_pkcs8_der(data: &[u8]) -> Option<Zeroizing<Vec<u8>>> {
     match pem_label(data) {
         Some(("PRIVATE KEY", pem)) => pkcs8::der::pem::decode_vec(pem.as_bytes())
