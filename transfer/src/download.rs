@@ -19,7 +19,7 @@ use futures_util::StreamExt;
 use futures_util::stream::FuturesOrdered;
 
 use crate::upload::cancellable;
-use crate::{Engine, Error, Exec, FrameCipher, FrameKey, Permit, Progress, plan};
+use crate::{Engine, Error, Exec, FrameCipher, FrameKey, KeyUnwrap, Permit, Progress, plan};
 
 /// Bytes given to the decryptor at a time.
 const PIECE: usize = 1 << 20;
@@ -64,9 +64,11 @@ const RUN_FRAMES: usize = 64;
 
 /// Decrypts `chunk` onto `out`, runs of whole frames opened by `frames`: core hands them
 /// out (and hashes them while they are opened), checks everything else with its own key and
-/// releases plaintext by its own rules.
+/// releases plaintext by its own rules. The data key is unwrapped by `keys` when the
+/// decryptor awaits it.
 async fn open_outside<K: Keyring>(
     frames: &dyn FrameCipher,
+    keys: Option<&dyn KeyUnwrap>,
     key: &mut Option<Option<Box<dyn FrameKey>>>,
     dec: &mut Decryptor<K>,
     chunk: &[u8],
@@ -78,6 +80,14 @@ async fn open_outside<K: Keyring>(
     loop {
         let n = dec.update_deferred(input, out, &mut run)?;
         input = &input[n..];
+        if let Some(request) = dec.awaiting_key() {
+            let data_key = match keys {
+                Some(k) => k.unwrap(request).await,
+                None => None,
+            };
+            dec.supply_key(data_key)?;
+            continue;
+        }
         if run.count() == 0 {
             return Ok(());
         }
@@ -127,7 +137,15 @@ where
     if let Some(frames) = exec.frames() {
         let mut dec = dec;
         let mut out = Vec::with_capacity(chunk.len());
-        let r = open_outside(frames, &mut frame_key, &mut dec, &chunk, &mut out).await;
+        let r = open_outside(
+            frames,
+            exec.keys(),
+            &mut frame_key,
+            &mut dec,
+            &chunk,
+            &mut out,
+        )
+        .await;
         drop(permit);
         let r = match r {
             Ok(()) if !out.is_empty() => sink.write(&out).await,
@@ -229,6 +247,11 @@ where
     let mut fetched: VecDeque<(Bytes, Permit)> = VecDeque::new();
     let mut acquiring = None;
     let mut header_read = false;
+    // The data key is unwrapped outside only on the path that runs frames outside.
+    let dec = match (eng.exec.frames(), eng.exec.keys()) {
+        (Some(_), Some(_)) => dec.unwrap_outside(),
+        _ => dec,
+    };
     let mut state = Some(Reading {
         dec,
         sink,

@@ -55,6 +55,26 @@ pub trait Exec {
     fn frames(&self) -> Option<&dyn FrameCipher> {
         None
     }
+
+    /// The data key's private-key operation outside core, if this front end has a faster one
+    /// for the key of this call (the page: RSA-OAEP in WebCrypto). Used with
+    /// [`Exec::frames`] only. `None` (the default): the decryptor's keyring unwraps.
+    fn keys(&self) -> Option<&dyn KeyUnwrap> {
+        None
+    }
+}
+
+/// Unwraps a message's data key outside core ([`cse_core::Decryptor::unwrap_outside`]). The
+/// key it gives is checked by core against the header (key commitment, header tag) as a
+/// keyring's would be.
+pub trait KeyUnwrap {
+    /// The data key of the first of `request`'s candidates for this key that unwraps (in
+    /// their order, within the attempt limit), or `None`: then the keyring tries, and
+    /// reports what failed.
+    fn unwrap<'a>(
+        &'a self,
+        request: cse_core::KeyRequest<'a>,
+    ) -> LocalBoxFuture<'a, Option<cse_core::keyring::DataKey>>;
 }
 
 /// AES-GCM for the runs of whole frames that core lays out ([`cse_core::Encryptor::stage`])
