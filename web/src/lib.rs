@@ -447,7 +447,7 @@ impl S3Client {
         let size = file.size() as u64;
         let progress = JsProgress::new(on_progress);
         cse_transfer::Progress::started(&progress, &key, Some(enc.message_len(size)));
-        let eng = self.engine(&options, &signal);
+        let eng = self.engine(&options, &signal, None);
         let source = BlobSource {
             blob: file,
             offset: 0,
@@ -480,6 +480,7 @@ impl S3Client {
         let private_key_pem = Zeroizing::new(private_key_pem);
         let kr = keyring(&options)?;
         let key_label = format!("{}/{}", kr.namespace(), kr.name());
+        let web_rsa = WebRsa::new(&kr, &private_key_pem).await;
         let kr = kr
             .with_private_key(&private_key_pem)
             .map_err(|e| message_error(e, None))?;
@@ -490,7 +491,7 @@ impl S3Client {
         let write: Function = get(&sink, "write")
             .and_then(|w| w.dyn_into().ok())
             .ok_or_else(|| js_error("config", "the sink needs a write(chunk) method", None))?;
-        let eng = self.engine(&options, &signal);
+        let eng = self.engine(&options, &signal, web_rsa);
         let info = eng
             .client
             .head_object(&self.bucket, &key)
@@ -541,14 +542,20 @@ impl S3Client {
 
 impl S3Client {
     /// The engine of one call: the page's shared budget, the call's settings and cancel flag.
-    fn engine(&self, options: &JsValue, signal: &Option<AbortSignal>) -> Engine<PageExec> {
+    /// The engine of one call; `keys`: a download's private key in WebCrypto.
+    fn engine(
+        &self,
+        options: &JsValue,
+        signal: &Option<AbortSignal>,
+        keys: Option<WebRsa>,
+    ) -> Engine<PageExec> {
         let settings = settings(options);
         Engine {
             client: self.client.clone(),
             budget: budget(settings.concurrency),
             settings,
             cancel: cancel_of(signal),
-            exec: PageExec::new(),
+            exec: PageExec::new(keys),
         }
     }
 }
@@ -831,6 +838,84 @@ impl cse_transfer::FrameKey for WebGcm {
     }
 }
 
+/// The data key's RSA-OAEP unwrap in the browser's WebCrypto (`www/rsa.js`): native and
+/// off the engine's thread, where wasm spends a fifth of a second on an RSA-4096 key.
+mod webrsa {
+    use wasm_bindgen::prelude::*;
+
+    #[wasm_bindgen(module = "/www/rsa.js")]
+    extern "C" {
+        #[wasm_bindgen(js_name = importUnwrapKey)]
+        pub async fn import_unwrap_key(pkcs8: &js_sys::Uint8Array, hash: &str) -> JsValue;
+        #[wasm_bindgen(js_name = unwrap)]
+        pub async fn unwrap(key: &JsValue, ciphertext: &js_sys::Uint8Array) -> JsValue;
+    }
+}
+
+/// The private key of a call imported into WebCrypto, with the keyring's name: it unwraps
+/// the data keys cse-core hands out ([`cse_core::Decryptor::unwrap_outside`]).
+struct WebRsa {
+    key: JsValue,
+    namespace: String,
+    name: String,
+}
+
+impl WebRsa {
+    /// `None` where WebCrypto is missing, the padding is not OAEP (PKCS #1 v1.5 is not in
+    /// WebCrypto) or the key is refused: the keyring unwraps in wasm then.
+    async fn new(keyring: &RawRsaKeyring, private_key: &[u8]) -> Option<Self> {
+        let hash = match keyring.padding() {
+            RsaPadding::Pkcs1 => return None,
+            RsaPadding::OaepSha1 => "SHA-1",
+            RsaPadding::OaepSha256 => "SHA-256",
+            RsaPadding::OaepSha384 => "SHA-384",
+            RsaPadding::OaepSha512 => "SHA-512",
+        };
+        if !webcrypto::gcm_available() {
+            return None;
+        }
+        let der = cse_core::keyring::private_key_pkcs8_der(private_key).ok()?;
+        let copy = Uint8Array::from(&der[..]);
+        drop(der);
+        // rsa.js zeroes `copy` once WebCrypto took the key (or refused it).
+        let key = webrsa::import_unwrap_key(&copy, hash).await;
+        (!key.is_null()).then(|| Self {
+            key,
+            namespace: keyring.namespace().to_string(),
+            name: keyring.name().to_string(),
+        })
+    }
+
+    /// The first candidate that unwraps to a key of the suite's length.
+    async fn unwrap(
+        &self,
+        request: cse_core::KeyRequest<'_>,
+    ) -> Option<cse_core::keyring::DataKey> {
+        for edk in request.candidates(&self.namespace, self.name.as_bytes()) {
+            let out = webrsa::unwrap(&self.key, &Uint8Array::from(&edk.ciphertext[..])).await;
+            if out.is_null() {
+                continue;
+            }
+            let out = Uint8Array::new(&out);
+            let key = Zeroizing::new(out.to_vec());
+            out.fill(0, 0, out.length());
+            if key.len() == request.data_key_len() {
+                return Some(cse_core::keyring::DataKey::new(key.to_vec()));
+            }
+        }
+        None
+    }
+}
+
+impl cse_transfer::KeyUnwrap for WebRsa {
+    fn unwrap<'a>(
+        &'a self,
+        request: cse_core::KeyRequest<'a>,
+    ) -> LocalBoxFuture<'a, Option<cse_core::keyring::DataKey>> {
+        Box::pin(WebRsa::unwrap(self, request))
+    }
+}
+
 /// The page's frame cipher: WebCrypto AES-GCM.
 #[derive(Debug)]
 struct WebCrypto;
@@ -850,16 +935,26 @@ impl cse_transfer::FrameCipher for WebCrypto {
 }
 
 /// Where the page's transfers run their CPU work: inline (one thread), with frame AES-GCM in
-/// WebCrypto where the page has it.
-#[derive(Debug)]
+/// WebCrypto where the page has it, and a download's data key unwrapped there too.
 struct PageExec {
     webcrypto: Option<WebCrypto>,
+    keys: Option<WebRsa>,
+}
+
+impl std::fmt::Debug for PageExec {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PageExec")
+            .field("webcrypto", &self.webcrypto)
+            .field("keys", &self.keys.is_some())
+            .finish()
+    }
 }
 
 impl PageExec {
-    fn new() -> Self {
+    fn new(keys: Option<WebRsa>) -> Self {
         Self {
             webcrypto: webcrypto::gcm_available().then_some(WebCrypto),
+            keys,
         }
     }
 }
@@ -877,6 +972,12 @@ impl cse_transfer::Exec for PageExec {
         self.webcrypto
             .as_ref()
             .map(|w| w as &dyn cse_transfer::FrameCipher)
+    }
+
+    fn keys(&self) -> Option<&dyn cse_transfer::KeyUnwrap> {
+        self.keys
+            .as_ref()
+            .map(|k| k as &dyn cse_transfer::KeyUnwrap)
     }
 }
 
@@ -942,7 +1043,9 @@ pub async fn decrypt_buffer(
     message: Vec<u8>,
 ) -> Result<Vec<u8>, JsValue> {
     let private_key_pem = Zeroizing::new(private_key_pem);
-    let keyring = keyring(&JsValue::UNDEFINED)?
+    let keyring = keyring(&JsValue::UNDEFINED)?;
+    let web_rsa = WebRsa::new(&keyring, &private_key_pem).await;
+    let keyring = keyring
         .with_private_key(&private_key_pem)
         .map_err(|e| message_error(e, None))?;
     let failed = |e| message_error(e, Some("MyAppKeys/S3RSAKey"));
@@ -951,7 +1054,7 @@ pub async fn decrypt_buffer(
             .map(|(plain, _)| plain)
             .map_err(failed);
     }
-    let mut dec = Decryptor::new(keyring, DecryptConfig::default());
+    let mut dec = Decryptor::new(keyring, DecryptConfig::default()).unwrap_outside();
     let mut out = Zeroizing::new(Vec::with_capacity(message.len()));
     let mut run = cse_core::Deferred::new(GCM_BATCH);
     let mut plain = Zeroizing::new(Vec::new());
@@ -963,6 +1066,14 @@ pub async fn decrypt_buffer(
             .update_deferred(input, &mut out, &mut run)
             .map_err(failed)?;
         input = &input[n..];
+        if let Some(request) = dec.awaiting_key() {
+            let key = match &web_rsa {
+                Some(k) => k.unwrap(request).await,
+                None => None,
+            };
+            dec.supply_key(key).map_err(failed)?;
+            continue;
+        }
         if run.count() == 0 {
             break;
         }

@@ -52,7 +52,12 @@ const run = promisify(execFile);
 // ------------------------------------------------------------------------ helpers
 
 const results = [];
+// PAGE_CASES=r,c1 runs only those cases (while working on them; some cases use what earlier
+// ones left, so the whole run is what counts).
+const ONLY = process.env.PAGE_CASES ? new Set(process.env.PAGE_CASES.split(',')) : null;
+
 async function testCase(name, fn) {
+  if (ONLY && !ONLY.has(name.split('.')[0])) return;
   const t0 = Date.now();
   try {
     await fn();
@@ -838,11 +843,55 @@ seed_scripts.s3_client(ep, ak, sk).put_object(Bucket=bucket, Key=dst, Body=body)
   await longTaskCase();
 
   await tlsCase(keys);
+  await webRsaCase(keys, other);
 }
 
 // o. the engine runs in a Worker: during a large upload the page's main thread never runs a
 //    task longer than 50 ms (the Long Tasks API reports only those), then the object
 //    downloads and verifies.
+// r. the data key's RSA-OAEP unwrap runs in WebCrypto, not in wasm: one crypto.subtle RSA-OAEP
+//    decrypt per message, the plaintext right; with another private key, WebCrypto's attempt
+//    fails and the keyring's own says which key it was (kind wrong-key), as before.
+async function webRsaCase(keys, other) {
+  await testCase('r. the data key is unwrapped by WebCrypto RSA-OAEP; a wrong key still fails as wrong-key', async () => {
+    const [pub, priv, otherPriv] = await Promise.all([keys.pub, keys.priv, other.priv].map((f) => fsp.readFile(f, 'utf8')));
+    const r = await page.evaluate(async ({ pub, priv, otherPriv }) => {
+      const m = await import('./pkg/cse_web.js');
+      await m.default();
+      const subtle = crypto.subtle;
+      const calls = [];
+      subtle.decrypt = (alg, key, data) => {
+        calls.push(alg.name);
+        return SubtleCrypto.prototype.decrypt.call(subtle, alg, key, data);
+      };
+      try {
+        const text = new TextEncoder();
+        const data = crypto.getRandomValues(new Uint8Array(50000));
+        const message = await m.encryptBuffer(text.encode(pub), data, 0x0578, 4096);
+        const back = await m.decryptBuffer(text.encode(priv), message);
+        const rsa = () => calls.filter((c) => c === 'RSA-OAEP').length;
+        const right = rsa();
+        const same = back.length === data.length && back.every((b, i) => b === data[i]);
+        let wrong = null;
+        try {
+          await m.decryptBuffer(text.encode(otherPriv), message);
+        } catch (e) {
+          wrong = { kind: e.kind, message: String(e.message), hint: String(e.hint || '') };
+        }
+        return { right, same, wrong, wrongAttempts: rsa() - right };
+      } finally {
+        delete subtle.decrypt;
+      }
+    }, { pub, priv, otherPriv });
+    eq(r.right, 1, 'RSA-OAEP decrypts in WebCrypto for one message');
+    assert(r.same, 'the plaintext came back');
+    eq(r.wrong?.kind, 'wrong-key', `wrong private key: error kind (${JSON.stringify(r.wrong)})`);
+    assert(/MyAppKeys\/S3RSAKey/.test(r.wrong.message + r.wrong.hint), `the error names the key (${JSON.stringify(r.wrong)})`);
+    eq(r.wrongAttempts, 1, 'WebCrypto tried the one data key once with the wrong private key');
+    console.log(`     WebCrypto RSA-OAEP unwraps: ${r.right} (right key), ${r.wrongAttempts} (wrong key: ${r.wrong.message})`);
+  });
+}
+
 async function longTaskCase() {
   await testCase('o. 64 MiB upload: no main-thread task over 50 ms (the engine is in a Worker); downloads and verifies', async () => {
     const huge = path.join(work, 'huge.bin');
