@@ -194,6 +194,10 @@ impl Hash {
 /// [`MAX_HASH_BACKLOG`]; beyond that it hashes what waits first), in order, and
 /// [`MessageHash::catch_up`] hashes them, at a moment the caller picks (while the browser
 /// seals the next frames on another thread). `finish` catches up first.
+///
+/// Or the caller hashes ([`MessageHash::outside`]): `update` queues every byte, without limit,
+/// for the caller to take ([`MessageHash::take`]) and hash where it likes (the page: in a
+/// Worker of its own), and the caller gives back the digest.
 pub struct MessageHash {
     inner: HashInner,
     backlog: Option<Vec<u8>>,
@@ -204,6 +208,8 @@ pub const MAX_HASH_BACKLOG: usize = 4 << 20;
 
 enum HashInner {
     Direct(Hash),
+    /// The caller hashes what it takes from the queue.
+    Outside,
     #[cfg(all(feature = "parallel", not(target_arch = "wasm32")))]
     Threaded(threaded::Worker),
 }
@@ -228,6 +234,29 @@ impl MessageHash {
             backlog: None,
         }
     }
+    /// A hash the caller computes from what it takes (see the type's documentation).
+    pub(crate) fn outside() -> Self {
+        Self {
+            inner: HashInner::Outside,
+            backlog: Some(Vec::new()),
+        }
+    }
+    pub(crate) fn is_outside(&self) -> bool {
+        matches!(self.inner, HashInner::Outside)
+    }
+    /// Outside: hands the queued bytes to `to`, in order, and empties the queue.
+    pub(crate) fn take(&mut self, to: impl FnOnce(&[u8])) {
+        if let (HashInner::Outside, Some(b)) = (&self.inner, &mut self.backlog)
+            && !b.is_empty()
+        {
+            to(b);
+            b.clear();
+        }
+    }
+    /// Outside: whether bytes wait to be taken.
+    pub(crate) fn is_taken(&self) -> bool {
+        self.backlog.as_ref().is_none_or(Vec::is_empty)
+    }
     /// From now on `update` queues (see the type's documentation).
     pub(crate) fn defer(&mut self) {
         if self.backlog.is_none() {
@@ -235,6 +264,10 @@ impl MessageHash {
         }
     }
     pub(crate) fn update(&mut self, data: &[u8]) {
+        if let (HashInner::Outside, Some(b)) = (&self.inner, &mut self.backlog) {
+            b.extend_from_slice(data);
+            return;
+        }
         match &mut self.backlog {
             Some(b) if b.len() + data.len() <= MAX_HASH_BACKLOG => b.extend_from_slice(data),
             Some(_) => {
@@ -244,8 +277,11 @@ impl MessageHash {
             None => self.update_now(data),
         }
     }
-    /// Hashes what waits.
+    /// Hashes what waits (outside: nothing, the caller takes it).
     pub(crate) fn catch_up(&mut self) {
+        if self.is_outside() {
+            return;
+        }
         if let Some(mut b) = self.backlog.take() {
             self.update_now(&b);
             b.clear();
@@ -255,14 +291,18 @@ impl MessageHash {
     fn update_now(&mut self, data: &[u8]) {
         match &mut self.inner {
             HashInner::Direct(h) => h.update(data),
+            HashInner::Outside => {}
             #[cfg(all(feature = "parallel", not(target_arch = "wasm32")))]
             HashInner::Threaded(w) => w.update(data),
         }
     }
+    /// The digest; empty for an outside hash (whose digest the caller has), which no
+    /// signature matches.
     pub(crate) fn finish(mut self) -> Vec<u8> {
         self.catch_up();
         match self.inner {
             HashInner::Direct(h) => h.finish(),
+            HashInner::Outside => Vec::new(),
             #[cfg(all(feature = "parallel", not(target_arch = "wasm32")))]
             HashInner::Threaded(w) => w.finish(),
         }

@@ -180,6 +180,9 @@ enum State {
     Frames,
     NonFramed,
     Footer,
+    /// The footer was read; the digest comes from outside ([`Decryptor::hash_outside`],
+    /// [`Decryptor::supply_digest`]).
+    Digest,
     Done,
     Failed,
 }
@@ -223,6 +226,10 @@ pub struct Decryptor<K> {
     outside: bool,
     /// The header waiting for its data key, in [`State::Key`].
     pending: Option<Pending>,
+    /// Whether the caller computes the signature hash ([`Decryptor::hash_outside`]).
+    hash_outside: bool,
+    /// The footer's signature, in [`State::Digest`].
+    signature: Option<Vec<u8>>,
 }
 
 /// A header read whole, waiting for its data key: the parsed header and its bytes.
@@ -292,7 +299,73 @@ impl<K: Keyring> Decryptor<K> {
             deferred: None,
             outside: false,
             pending: None,
+            hash_outside: false,
+            signature: None,
         }
+    }
+
+    /// The signature hash is the caller's (for a caller that hashes on another thread than
+    /// the one that runs the decryptor: the page, in a Worker of its own). Every byte the
+    /// signature covers (header, frames) is queued for [`Decryptor::take_hash_input`]; once
+    /// the footer is read the decryptor stops ([`Decryptor::awaiting_digest`]) until
+    /// [`Decryptor::supply_digest`] gives the digest of every byte taken, and releases the
+    /// last plaintext only if the signature verifies. Unsigned messages queue nothing.
+    pub fn hash_outside(mut self) -> Self {
+        self.hash_outside = true;
+        self
+    }
+
+    /// Hands the bytes to hash that were read since the last call to `to`, in order
+    /// (nothing unless [`Decryptor::hash_outside`]). Take them after every call.
+    pub fn take_hash_input(&mut self, to: impl FnOnce(&[u8])) {
+        if let Some((_, h)) = self.body.as_mut().and_then(|b| b.verify.as_mut()) {
+            h.take(to);
+        }
+    }
+
+    /// Whether the footer was read and its digest is awaited ([`Decryptor::hash_outside`]).
+    pub fn awaiting_digest(&self) -> bool {
+        self.state == State::Digest
+    }
+
+    /// Checks the footer's signature against `digest`, the hash of every byte
+    /// [`Decryptor::take_hash_input`] gave (all of them taken), and then releases the
+    /// plaintext held for it to `out`. A signature that does not verify fails the decryptor,
+    /// with nothing more released.
+    pub fn supply_digest(&mut self, digest: &[u8], out: &mut Vec<u8>) -> Result<(), Error> {
+        let before = out.len();
+        let r = self.supply_digest_inner(digest, out);
+        self.released += (out.len() - before) as u64;
+        if r.is_err() {
+            self.fail();
+        }
+        r
+    }
+
+    fn supply_digest_inner(&mut self, digest: &[u8], out: &mut Vec<u8>) -> Result<(), Error> {
+        let misuse = Error::Misuse("no digest awaited, or bytes to hash not taken");
+        let sig = match (self.state, self.signature.take()) {
+            (State::Digest, Some(sig)) => sig,
+            _ => return Err(misuse),
+        };
+        let body = self.body.as_mut().ok_or(Error::Misuse("no body"))?;
+        let (verifier, hash) = body
+            .verify
+            .take()
+            .ok_or(Error::Misuse("no signature state"))?;
+        let expected = self
+            .header
+            .as_ref()
+            .and_then(|h| h.suite.signature())
+            .map(|a| a.digest_len());
+        if !hash.is_taken() || expected != Some(digest.len()) {
+            return Err(misuse);
+        }
+        verifier.verify(digest, &sig)?;
+        out.extend_from_slice(&body.held);
+        body.held.clear();
+        self.state = State::Done;
+        Ok(())
     }
 
     /// The data key comes from outside: once the header was read and passed the limits, the
@@ -379,6 +452,7 @@ impl<K: Keyring> Decryptor<K> {
         self.state = State::Failed;
         self.body = None;
         self.pending = None;
+        self.signature = None;
         self.buf.clear();
         self.deferred = None;
     }
@@ -563,6 +637,12 @@ impl<K: Keyring> Decryptor<K> {
         match self.state {
             State::Done => Ok(()),
             State::Failed => Err(Error::Misuse("the decryptor already failed")),
+            State::Key | State::Digest => {
+                self.fail();
+                Err(Error::Misuse(
+                    "the message ended while its data key or digest was awaited",
+                ))
+            }
             _ => {
                 self.state = State::Failed;
                 self.body = None;
@@ -636,6 +716,8 @@ impl<K: Keyring> Decryptor<K> {
         match self.state {
             State::Header => self.step_header(data),
             State::Key => Err(Error::Misuse("the data key is awaited")),
+            // Nothing follows the footer.
+            State::Digest => Err(Error::TrailingData),
             State::Frames => self.step_frame(data, out),
             State::NonFramed => self.step_non_framed(data, out),
             State::Footer => self.step_footer(data, out),
@@ -730,7 +812,11 @@ impl<K: Keyring> Decryptor<K> {
         let verify = match (suite.signature(), stored.get(PUBLIC_KEY_FIELD)) {
             (Some(alg), Some(pk)) => Some((
                 Verifier::from_context_value(alg, pk)?,
-                MessageHash::new(self.config.provider, alg),
+                if self.hash_outside {
+                    MessageHash::outside()
+                } else {
+                    MessageHash::new(self.config.provider, alg)
+                },
             )),
             (Some(_), None) => {
                 return Err(Error::PublicKeyMismatch(
@@ -1052,6 +1138,11 @@ impl<K: Keyring> Decryptor<K> {
         let mut r = Reader::new(data);
         let sig = need!(r.u16_prefixed());
         let used = r.position();
+        if self.hash_outside {
+            self.signature = Some(sig.to_vec());
+            self.state = State::Digest;
+            return Ok(Step::Consumed(used));
+        }
         let (verifier, hash) = body
             .verify
             .take()

@@ -94,6 +94,9 @@ pub struct Encryptor {
     pending: zeroize::Zeroizing<Vec<u8>>,
     signing: Option<(Signer, MessageHash)>,
     aad: Vec<u8>,
+    /// The final frame is written and the footer waits for the caller's digest
+    /// ([`Encryptor::finish_frames`]).
+    frames_done: bool,
 }
 
 impl core::fmt::Debug for Encryptor {
@@ -173,6 +176,7 @@ impl Encryptor {
             header_bytes: secret.header.clone(),
             header_written: false,
             failed: false,
+            frames_done: false,
             staged: None,
             seq: 1,
             pending: zeroize::Zeroizing::new(Vec::with_capacity(frame_len)),
@@ -291,6 +295,7 @@ impl Encryptor {
             header_bytes,
             header_written: false,
             failed: false,
+            frames_done: false,
             staged: None,
             seq: 1,
             pending: zeroize::Zeroizing::new(Vec::with_capacity(frame_len)),
@@ -344,6 +349,10 @@ impl Encryptor {
     fn usable(&mut self) -> Result<(), Error> {
         if self.failed {
             return Err(Error::Misuse("the encryptor already failed"));
+        }
+        if self.frames_done {
+            self.failed = true;
+            return Err(Error::Misuse("the final frame is already written"));
         }
         if self.staged.is_some() {
             self.failed = true;
@@ -553,6 +562,21 @@ impl Encryptor {
 
     /// Writes the final frame (with the buffered remainder, possibly empty) and the footer.
     pub fn finish(mut self, out: &mut Vec<u8>) -> Result<(), Error> {
+        if self.hashed_outside() {
+            return Err(Error::Misuse(
+                "a message hashed outside ends with finish_frames and finish_with_digest",
+            ));
+        }
+        self.final_frame(out)?;
+        if let Some((signer, hash)) = self.signing.take() {
+            let sig = signer.sign(&hash.finish())?;
+            out.extend_from_slice(&(sig.len() as u16).to_be_bytes());
+            out.extend_from_slice(&sig);
+        }
+        Ok(())
+    }
+
+    fn final_frame(&mut self, out: &mut Vec<u8>) -> Result<(), Error> {
         self.usable()?;
         self.write_header(out);
         let rest = core::mem::take(&mut self.pending);
@@ -561,12 +585,73 @@ impl Encryptor {
         out.extend_from_slice(&self.seq.to_be_bytes());
         let seq = self.seq;
         self.seal_into(Part::FinalFrame, seq, &rest, out, start);
-        if let Some((signer, hash)) = self.signing.take() {
-            let sig = signer.sign(&hash.finish())?;
-            out.extend_from_slice(&(sig.len() as u16).to_be_bytes());
-            out.extend_from_slice(&sig);
-        }
         Ok(())
+    }
+
+    fn hashed_outside(&self) -> bool {
+        self.signing.as_ref().is_some_and(|(_, h)| h.is_outside())
+    }
+
+    /// The signature hash becomes the caller's (for a caller that hashes on another thread
+    /// than the one that runs the encryptor: the page, in a Worker): every byte the signature
+    /// covers (header, frames) is queued for [`Encryptor::take_hash_input`], and the message
+    /// ends with [`Encryptor::finish_frames`], then [`Encryptor::finish_with_digest`].
+    /// Answers whether the message is signed: when it is not, there is nothing to hash and
+    /// [`Encryptor::finish`] ends it as usual. Only before the header is written.
+    pub fn hash_outside(&mut self) -> Result<bool, Error> {
+        if self.header_written {
+            return Err(Error::Misuse("the header is already hashed"));
+        }
+        Ok(match &mut self.signing {
+            Some((_, h)) => {
+                *h = MessageHash::outside();
+                true
+            }
+            None => false,
+        })
+    }
+
+    /// Hands the bytes to hash that were written since the last call to `to`, in order
+    /// (nothing unless [`Encryptor::hash_outside`]). Take them after every call.
+    pub fn take_hash_input(&mut self, to: impl FnOnce(&[u8])) {
+        if let Some((_, h)) = &mut self.signing {
+            h.take(to);
+        }
+    }
+
+    /// With the hash outside: writes the final frame (with the buffered remainder). Its
+    /// bytes are the last to hash ([`Encryptor::take_hash_input`]); then
+    /// [`Encryptor::finish_with_digest`].
+    pub fn finish_frames(&mut self, out: &mut Vec<u8>) -> Result<(), Error> {
+        if !self.hashed_outside() {
+            return Err(Error::Misuse("finish_frames is for a hash outside"));
+        }
+        self.final_frame(out)?;
+        self.frames_done = true;
+        Ok(())
+    }
+
+    /// With the hash outside: appends the footer, the signature of `digest` (SHA-384 of
+    /// every byte before the footer, all of which the caller took).
+    pub fn finish_with_digest(mut self, digest: &[u8], out: &mut Vec<u8>) -> Result<(), Error> {
+        let ready = self.frames_done
+            && !self.failed
+            && self
+                .header
+                .suite
+                .signature()
+                .is_some_and(|a| a.digest_len() == digest.len());
+        match self.signing.take() {
+            Some((signer, hash)) if ready && hash.is_outside() && hash.is_taken() => {
+                let sig = signer.sign(digest)?;
+                out.extend_from_slice(&(sig.len() as u16).to_be_bytes());
+                out.extend_from_slice(&sig);
+                Ok(())
+            }
+            _ => Err(Error::Misuse(
+                "finish_with_digest needs finish_frames, every byte to hash taken and a digest of the suite's length",
+            )),
+        }
     }
 }
 

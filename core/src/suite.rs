@@ -34,6 +34,14 @@ impl SignatureAlgorithm {
             Self::EcdsaP384Sha384 => 103,
         }
     }
+
+    /// Length of the digest that is signed (SHA-256, SHA-384).
+    pub const fn digest_len(self) -> usize {
+        match self {
+            Self::EcdsaP256Sha256 => 32,
+            Self::EcdsaP384Sha384 => 48,
+        }
+    }
 }
 
 /// One ESDK algorithm suite.
