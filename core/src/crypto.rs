@@ -206,6 +206,10 @@ pub struct MessageHash {
 /// Most bytes a deferred message hash lets wait (see [`MessageHash`]).
 pub const MAX_HASH_BACKLOG: usize = 4 << 20;
 
+#[allow(
+    clippy::large_enum_variant,
+    reason = "one per message, and the variant used most"
+)]
 enum HashInner {
     Direct(Hash),
     /// The caller hashes what it takes from the queue.

@@ -916,6 +916,112 @@ impl cse_transfer::KeyUnwrap for WebRsa {
     }
 }
 
+/// The signature hash of signed messages on a Worker of its own (`www/hash.js`), fed the
+/// bytes cse-core hands out ([`cse_core::Encryptor::hash_outside`],
+/// [`cse_core::Decryptor::hash_outside`]).
+mod webhash {
+    use wasm_bindgen::prelude::*;
+
+    #[wasm_bindgen(module = "/www/hash.js")]
+    extern "C" {
+        #[wasm_bindgen(js_name = available)]
+        pub fn hash_available() -> bool;
+
+        pub type OutsideHash;
+        #[wasm_bindgen(constructor)]
+        pub fn new(len: usize) -> OutsideHash;
+        #[wasm_bindgen(method)]
+        pub fn update(this: &OutsideHash, data: &[u8]);
+        #[wasm_bindgen(method)]
+        pub fn digest(this: &OutsideHash) -> js_sys::Promise;
+        #[wasm_bindgen(method)]
+        pub fn drop(this: &OutsideHash);
+    }
+}
+
+/// One message's signature hash on the hash Worker; dropped unfinished, it is forgotten there.
+struct WorkerHash {
+    hash: Option<webhash::OutsideHash>,
+    len: usize,
+}
+
+impl WorkerHash {
+    /// `None` where the page cannot start the Worker: core hashes then.
+    fn new(len: usize) -> Option<Self> {
+        webhash::hash_available().then_some(Self { hash: None, len })
+    }
+
+    /// Sends `data` (copied) to be hashed.
+    fn update(&mut self, data: &[u8]) {
+        self.hash
+            .get_or_insert_with(|| webhash::OutsideHash::new(self.len))
+            .update(data);
+    }
+
+    /// The digest of everything sent.
+    async fn digest(mut self) -> Result<Vec<u8>, JsValue> {
+        let h = self
+            .hash
+            .take()
+            .unwrap_or_else(|| webhash::OutsideHash::new(self.len));
+        let d = JsFuture::from(h.digest()).await?;
+        Ok(Uint8Array::new(&d).to_vec())
+    }
+}
+
+impl Drop for WorkerHash {
+    fn drop(&mut self) {
+        if let Some(h) = self.hash.take() {
+            h.drop();
+        }
+    }
+}
+
+/// A message's signature hash (SHA-384 or SHA-256, by the digest's length: 48 or 32), for
+/// the page's hash Worker (`www/hash.js`).
+#[wasm_bindgen]
+pub struct MessageDigest(DigestState);
+
+impl std::fmt::Debug for MessageDigest {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("MessageDigest(..)")
+    }
+}
+
+enum DigestState {
+    Sha256(sha2::Sha256),
+    Sha384(sha2::Sha384),
+}
+
+#[wasm_bindgen]
+impl MessageDigest {
+    #[wasm_bindgen(constructor)]
+    pub fn new(len: usize) -> Result<MessageDigest, JsValue> {
+        use sha2::Digest;
+        match len {
+            32 => Ok(Self(DigestState::Sha256(sha2::Sha256::new()))),
+            48 => Ok(Self(DigestState::Sha384(sha2::Sha384::new()))),
+            _ => Err(js_error("config", "a digest of 32 or 48 bytes", None)),
+        }
+    }
+
+    pub fn update(&mut self, data: &[u8]) {
+        use sha2::Digest;
+        match &mut self.0 {
+            DigestState::Sha256(h) => h.update(data),
+            DigestState::Sha384(h) => h.update(data),
+        }
+    }
+
+    pub fn finish(self) -> Vec<u8> {
+        use sha2::Digest;
+        match self.0 {
+            DigestState::Sha256(h) => h.finalize().to_vec(),
+            DigestState::Sha384(h) => h.finalize().to_vec(),
+        }
+    }
+}
+
 /// The page's frame cipher: WebCrypto AES-GCM.
 #[derive(Debug)]
 struct WebCrypto;
@@ -1015,13 +1121,25 @@ pub async fn encrypt_buffer(
             .map_err(|e| message_error(e, None))?;
         return Ok(out);
     };
+    // Signed: the hash on its Worker, fed what each batch committed while WebCrypto seals
+    // the next.
+    let digest_len = enc.header().suite.signature().map(|a| a.digest_len());
+    let mut hash = match digest_len.and_then(WorkerHash::new) {
+        Some(h) if enc.hash_outside().map_err(|e| message_error(e, None))? => Some(h),
+        _ => None,
+    };
     let batch = GCM_BATCH * config.frame_length as usize;
     for chunk in data.chunks(batch.max(1)) {
         let staged = enc
             .stage(chunk, &mut out)
             .map_err(|e| message_error(e, None))?;
         // The frames committed before are hashed while these are sealed.
-        let sealed = gcm.seal(&staged, &mut out, || enc.catch_up_hash()).await;
+        let sealed = gcm
+            .seal(&staged, &mut out, || match &mut hash {
+                Some(h) => enc.take_hash_input(|b| h.update(b)),
+                None => enc.catch_up_hash(),
+            })
+            .await;
         if let Err(e) = sealed {
             // The staged region still holds plaintext.
             zeroize::Zeroize::zeroize(&mut out[..]);
@@ -1030,7 +1148,17 @@ pub async fn encrypt_buffer(
         enc.commit(staged, &out)
             .map_err(|e| message_error(e, None))?;
     }
-    enc.finish(&mut out).map_err(|e| message_error(e, None))?;
+    match hash {
+        Some(mut h) => {
+            enc.finish_frames(&mut out)
+                .map_err(|e| message_error(e, None))?;
+            enc.take_hash_input(|b| h.update(b));
+            let digest = h.digest().await?;
+            enc.finish_with_digest(&digest, &mut out)
+                .map_err(|e| message_error(e, None))?;
+        }
+        None => enc.finish(&mut out).map_err(|e| message_error(e, None))?,
+    }
     Ok(out)
 }
 
@@ -1055,6 +1183,12 @@ pub async fn decrypt_buffer(
             .map_err(failed);
     }
     let mut dec = Decryptor::new(keyring, DecryptConfig::default()).unwrap_outside();
+    // Signed: the hash on its Worker (made once the header tells the digest's length).
+    let outside_hash = webhash::hash_available();
+    if outside_hash {
+        dec = dec.hash_outside();
+    }
+    let mut hash: Option<WorkerHash> = None;
     let mut out = Zeroizing::new(Vec::with_capacity(message.len()));
     let mut run = cse_core::Deferred::new(GCM_BATCH);
     let mut plain = Zeroizing::new(Vec::new());
@@ -1072,6 +1206,13 @@ pub async fn decrypt_buffer(
                 None => None,
             };
             dec.supply_key(key).map_err(failed)?;
+            if let Some(len) = outside_hash
+                .then(|| dec.header().and_then(|h| h.suite.signature()))
+                .flatten()
+                .map(|a| a.digest_len())
+            {
+                hash = WorkerHash::new(len);
+            }
             continue;
         }
         if run.count() == 0 {
@@ -1089,7 +1230,10 @@ pub async fn decrypt_buffer(
         };
         // The run is hashed while it is opened.
         let bad = g
-            .open(&run, &mut plain, || dec.catch_up_hash())
+            .open(&run, &mut plain, || match &mut hash {
+                Some(h) => dec.take_hash_input(|b| h.update(b)),
+                None => dec.catch_up_hash(),
+            })
             .await
             .map_err(webcrypto_error)?;
         let opened = match bad {
@@ -1100,6 +1244,12 @@ pub async fn decrypt_buffer(
             },
         };
         dec.complete(&mut run, opened, &mut out).map_err(failed)?;
+    }
+    if dec.awaiting_digest() {
+        let mut h = hash.ok_or_else(|| js_error("config", "no hash for the signature", None))?;
+        dec.take_hash_input(|b| h.update(b));
+        let digest = h.digest().await?;
+        dec.supply_digest(&digest, &mut out).map_err(failed)?;
     }
     dec.finish().map_err(failed)?;
     Ok(std::mem::take(&mut *out))

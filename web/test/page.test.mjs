@@ -851,9 +851,12 @@ seed_scripts.s3_client(ep, ak, sk).put_object(Bucket=bucket, Key=dst, Body=body)
 //    downloads and verifies.
 // r. the data key's RSA-OAEP unwrap runs in WebCrypto, not in wasm: one crypto.subtle RSA-OAEP
 //    decrypt per message, the plaintext right; with another private key, WebCrypto's attempt
-//    fails and the keyring's own says which key it was (kind wrong-key), as before.
+//    fails and the keyring's own says which key it was (kind wrong-key), as before. The
+//    signature hash of encryptBuffer/decryptBuffer runs on the hash Worker (www/hash.js): the
+//    message it signed verifies in cse (which hashes itself), and a message of cse's
+//    verifies in the page.
 async function webRsaCase(keys, other) {
-  await testCase('r. the data key is unwrapped by WebCrypto RSA-OAEP; a wrong key still fails as wrong-key', async () => {
+  await testCase('r. data key unwrapped by WebCrypto RSA-OAEP, signature hash on its Worker; wrong key and altered signature refused', async () => {
     const [pub, priv, otherPriv] = await Promise.all([keys.pub, keys.priv, other.priv].map((f) => fsp.readFile(f, 'utf8')));
     const r = await page.evaluate(async ({ pub, priv, otherPriv }) => {
       const m = await import('./pkg/cse_web.js');
@@ -878,11 +881,34 @@ async function webRsaCase(keys, other) {
         } catch (e) {
           wrong = { kind: e.kind, message: String(e.message), hint: String(e.hint || '') };
         }
-        return { right, same, wrong, wrongAttempts: rsa() - right };
+        return { right, same, wrong, wrongAttempts: rsa() - right, message: Array.from(message), data: Array.from(data) };
       } finally {
         delete subtle.decrypt;
       }
     }, { pub, priv, otherPriv });
+    // The hash ran on its Worker (started from www/hash.js).
+    assert(page.workers().some((w) => /\/snippets\/[^/]+\/www\/hash\.js$/.test(w.url())), `a hash Worker (${page.workers().map((w) => w.url())})`);
+    // The page's signed message, checked by cse.
+    const msgFile = path.join(work, 'r.msg'), outFile = path.join(work, 'r.out');
+    await fsp.writeFile(msgFile, Buffer.from(r.message));
+    await cse('decrypt', '--private-key', keys.priv, '-o', outFile, msgFile);
+    assert(Buffer.from(r.data).equals(await fsp.readFile(outFile)), 'cse decrypted the page\'s message');
+    // A message of cse's, checked by the page; and the same with its signature altered.
+    const cliMsg = path.join(work, 'r-cli.msg');
+    await cse('encrypt', '--public-key', keys.pub, '-o', cliMsg, outFile);
+    const cliBytes = await fsp.readFile(cliMsg);
+    const bad = Buffer.from(cliBytes);
+    bad[bad.length - 5] ^= 1;
+    const back = await page.evaluate(async ({ priv, good, bad }) => {
+      const m = await import('./pkg/cse_web.js');
+      const text = new TextEncoder();
+      const plain = await m.decryptBuffer(text.encode(priv), new Uint8Array(good));
+      let badKind = null;
+      try { await m.decryptBuffer(text.encode(priv), new Uint8Array(bad)); } catch (e) { badKind = e.kind; }
+      return { plain: Array.from(plain), badKind };
+    }, { priv, good: Array.from(cliBytes), bad: Array.from(bad) });
+    assert(Buffer.from(back.plain).equals(Buffer.from(r.data)), 'the page decrypted cse\'s message');
+    eq(back.badKind, 'tampered', 'a signature altered: kind tampered');
     eq(r.right, 1, 'RSA-OAEP decrypts in WebCrypto for one message');
     assert(r.same, 'the plaintext came back');
     eq(r.wrong?.kind, 'wrong-key', `wrong private key: error kind (${JSON.stringify(r.wrong)})`);
