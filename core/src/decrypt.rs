@@ -310,9 +310,15 @@ impl<K: Keyring> Decryptor<K> {
     /// the footer is read the decryptor stops ([`Decryptor::awaiting_digest`]) until
     /// [`Decryptor::supply_digest`] gives the digest of every byte taken, and releases the
     /// last plaintext only if the signature verifies. Unsigned messages queue nothing.
-    pub fn hash_outside(mut self) -> Self {
+    ///
+    /// Only until the header is accepted: before any input, or while its data key is awaited
+    /// ([`Decryptor::awaiting_key`], when the suite is known).
+    pub fn hash_outside(&mut self) -> Result<(), Error> {
+        if !matches!(self.state, State::Header | State::Key) {
+            return Err(Error::Misuse("the header is already hashed"));
+        }
         self.hash_outside = true;
-        self
+        Ok(())
     }
 
     /// Hands the bytes to hash that were read since the last call to `to`, in order

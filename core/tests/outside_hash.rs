@@ -98,6 +98,12 @@ fn encrypting_with_the_hash_outside_hands_out_the_message_before_its_footer() {
     }
 }
 
+fn outside_decryptor() -> Decryptor<RawAesKeyring> {
+    let mut dec = Decryptor::new(keyring(), decrypt_config());
+    dec.hash_outside().unwrap();
+    dec
+}
+
 /// Decrypts with the hash outside, fed in pieces (through `update_deferred` when `deferred`),
 /// supplying `digest(taken)` once awaited: released plaintext, what was released before the
 /// digest, the bytes taken, and the outcome.
@@ -107,7 +113,7 @@ fn decrypt_outside(
     deferred: bool,
     digest: impl Fn(&[u8]) -> Vec<u8>,
 ) -> (Vec<u8>, usize, Vec<u8>, Result<(), Error>) {
-    let mut dec = Decryptor::new(keyring(), decrypt_config()).hash_outside();
+    let mut dec = outside_decryptor();
     let (mut out, mut taken) = (Vec::new(), Vec::new());
     let mut run = Deferred::new(4);
     let mut before_digest = 0;
@@ -198,7 +204,7 @@ fn the_digest_is_refused_when_misused() {
 
     // Bytes left untaken, or a digest of another length: refused, nothing more released.
     for case in ["untaken", "short"] {
-        let mut dec = Decryptor::new(keyring(), decrypt_config()).hash_outside();
+        let mut dec = outside_decryptor();
         let mut out = Vec::new();
         dec.update(&message, &mut out).unwrap();
         assert!(dec.awaiting_digest());
@@ -217,11 +223,17 @@ fn the_digest_is_refused_when_misused() {
         assert!(dec.finish().is_err());
     }
 
+    // Too late once the header is accepted.
+    let mut dec = Decryptor::new(keyring(), decrypt_config());
+    dec.update(&message[..message.len() / 2], &mut Vec::new())
+        .unwrap();
+    assert!(matches!(dec.hash_outside(), Err(Error::Misuse(_))));
+
     // Ending while the digest is awaited; bytes after the footer.
-    let mut dec = Decryptor::new(keyring(), decrypt_config()).hash_outside();
+    let mut dec = outside_decryptor();
     dec.update(&message, &mut Vec::new()).unwrap();
     assert!(matches!(dec.finish(), Err(Error::Misuse(_))));
-    let mut dec = Decryptor::new(keyring(), decrypt_config()).hash_outside();
+    let mut dec = outside_decryptor();
     let mut longer = message.clone();
     longer.push(0);
     assert!(matches!(
@@ -259,4 +271,35 @@ fn the_digest_is_refused_when_misused() {
     let mut enc = Encryptor::new(&keyring(), &config(suite)).unwrap();
     enc.update(&plain, &mut Vec::new()).unwrap();
     assert!(matches!(enc.hash_outside(), Err(Error::Misuse(_))));
+}
+
+#[test]
+fn the_hash_may_go_outside_while_the_data_key_is_awaited() {
+    // As the page's downloads do: the suite is known at the key request, the hash goes
+    // outside then, and the header's own bytes are among those handed out.
+    let suite = AlgorithmSuite::AES_256_GCM_HKDF_SHA512_COMMIT_KEY_ECDSA_P384;
+    let plain = data(FRAME as usize * 3 + 1);
+    let (message, _) = encrypt_outside(suite, &plain, plain.len());
+    let mut dec = Decryptor::new(keyring(), decrypt_config()).unwrap_outside();
+    let (mut out, mut taken) = (Vec::new(), Vec::new());
+    dec.update(&message, &mut out).unwrap();
+    let len = dec
+        .awaiting_key()
+        .unwrap()
+        .header
+        .suite
+        .signature()
+        .unwrap()
+        .digest_len();
+    assert_eq!(len, 48);
+    dec.hash_outside().unwrap();
+    dec.supply_key(None).unwrap();
+    dec.update(&[], &mut out).unwrap();
+    dec.take_hash_input(|b| taken.extend_from_slice(b));
+    assert!(dec.awaiting_digest());
+    assert_eq!(taken, message[..message.len() - footer_len(suite)]);
+    dec.supply_digest(&digest_of(suite, &taken), &mut out)
+        .unwrap();
+    dec.finish().unwrap();
+    assert_eq!(out, plain);
 }

@@ -19,7 +19,7 @@ use futures_util::StreamExt;
 use futures_util::stream::FuturesOrdered;
 
 use crate::upload::cancellable;
-use crate::{Engine, Error, Exec, FrameCipher, FrameKey, KeyUnwrap, Permit, Progress, plan};
+use crate::{Engine, Error, Exec, FrameCipher, FrameKey, MessageHasher, Permit, Progress, plan};
 
 /// Bytes given to the decryptor at a time.
 const PIECE: usize = 1 << 20;
@@ -55,6 +55,8 @@ struct Reading<K, W> {
     sink: W,
     /// `Some(None)`: the cipher could not take the key, core opens the runs.
     frame_key: Option<Option<Box<dyn FrameKey>>>,
+    /// The signature hash outside core ([`crate::Exec::hasher`]), once the header is read.
+    hash: Option<Box<dyn MessageHasher>>,
 }
 
 type Step<'a, K, W> = Pin<Box<dyn Future<Output = (Reading<K, W>, Result<(), Error>)> + 'a>>;
@@ -64,12 +66,14 @@ const RUN_FRAMES: usize = 64;
 
 /// Decrypts `chunk` onto `out`, runs of whole frames opened by `frames`: core hands them
 /// out (and hashes them while they are opened), checks everything else with its own key and
-/// releases plaintext by its own rules. The data key is unwrapped by `keys` when the
-/// decryptor awaits it.
+/// releases plaintext by its own rules. When the decryptor awaits the data key, the exec's
+/// [`crate::KeyUnwrap`] unwraps it (else the keyring), and the exec's hasher, if it has one, takes
+/// the signature hash from then on.
 async fn open_outside<K: Keyring>(
+    exec: &impl Exec,
     frames: &dyn FrameCipher,
-    keys: Option<&dyn KeyUnwrap>,
     key: &mut Option<Option<Box<dyn FrameKey>>>,
+    hash: &mut Option<Box<dyn MessageHasher>>,
     dec: &mut Decryptor<K>,
     chunk: &[u8],
     out: &mut Vec<u8>,
@@ -81,14 +85,22 @@ async fn open_outside<K: Keyring>(
         let n = dec.update_deferred(input, out, &mut run)?;
         input = &input[n..];
         if let Some(request) = dec.awaiting_key() {
-            let data_key = match keys {
+            let digest_len = request.header.suite.signature().map(|a| a.digest_len());
+            let data_key = match exec.keys() {
                 Some(k) => k.unwrap(request).await,
                 None => None,
             };
+            if let Some(h) = digest_len.and_then(|n| exec.hasher(n)) {
+                dec.hash_outside()?;
+                *hash = Some(h);
+            }
             dec.supply_key(data_key)?;
             continue;
         }
         if run.count() == 0 {
+            if let Some(h) = hash.as_deref_mut() {
+                dec.take_hash_input(|b| h.update(b));
+            }
             return Ok(());
         }
         if key.is_none() {
@@ -102,9 +114,11 @@ async fn open_outside<K: Keyring>(
             dec.open_deferred(&mut run, out)?;
             continue;
         };
-        let bad = k
-            .open(&run, &mut plain, &mut || dec.catch_up_hash())
-            .await?;
+        let mut meanwhile = || match hash.as_deref_mut() {
+            Some(h) => dec.take_hash_input(|b| h.update(b)),
+            None => dec.catch_up_hash(),
+        };
+        let bad = k.open(&run, &mut plain, &mut meanwhile).await?;
         let opened = match bad {
             None => Opened::All(&plain),
             Some(index) => Opened::FailedAt {
@@ -133,14 +147,16 @@ where
         dec,
         mut sink,
         mut frame_key,
+        mut hash,
     } = reading;
     if let Some(frames) = exec.frames() {
         let mut dec = dec;
         let mut out = Vec::with_capacity(chunk.len());
         let r = open_outside(
+            exec,
             frames,
-            exec.keys(),
             &mut frame_key,
+            &mut hash,
             &mut dec,
             &chunk,
             &mut out,
@@ -156,6 +172,7 @@ where
             dec,
             sink,
             frame_key,
+            hash,
         };
         return (reading, r);
     }
@@ -179,6 +196,7 @@ where
             dec,
             sink,
             frame_key,
+            hash,
         };
         return (reading, Err(e.into()));
     }
@@ -191,6 +209,7 @@ where
         dec,
         sink,
         frame_key,
+        hash,
     };
     (reading, w)
 }
@@ -247,15 +266,17 @@ where
     let mut fetched: VecDeque<(Bytes, Permit)> = VecDeque::new();
     let mut acquiring = None;
     let mut header_read = false;
-    // The data key is unwrapped outside only on the path that runs frames outside.
-    let dec = match (eng.exec.frames(), eng.exec.keys()) {
-        (Some(_), Some(_)) => dec.unwrap_outside(),
-        _ => dec,
+    // The path that opens frames outside stops at the data key: the exec may unwrap it, and
+    // may take the signature hash.
+    let dec = match eng.exec.frames() {
+        Some(_) => dec.unwrap_outside(),
+        None => dec,
     };
     let mut state = Some(Reading {
         dec,
         sink,
         frame_key: None,
+        hash: None,
     });
     let mut step: Option<Step<'_, K, W>> = None;
     enum Event<K, W> {
@@ -327,8 +348,22 @@ where
             }
         }
     }
-    let Reading { mut dec, sink, .. } =
-        state.ok_or(Error::Internal("the decryptor did not come back"))?;
+    let Reading {
+        mut dec,
+        mut sink,
+        hash,
+        ..
+    } = state.ok_or(Error::Internal("the decryptor did not come back"))?;
+    if dec.awaiting_digest() {
+        let mut hash = hash.ok_or(Error::Internal("no hash for the signature"))?;
+        dec.take_hash_input(|b| hash.update(b));
+        let digest = cancellable(cancel, hash.digest()).await?;
+        let mut last = Vec::new();
+        dec.supply_digest(&digest, &mut last)?;
+        let written = sink.write(&last).await;
+        zeroize::Zeroize::zeroize(&mut last);
+        written?;
+    }
     dec.finish()?;
     let header = dec
         .header()

@@ -62,6 +62,23 @@ pub trait Exec {
     fn keys(&self) -> Option<&dyn KeyUnwrap> {
         None
     }
+
+    /// A signature hash computed outside core, with a digest of `digest_len` bytes, if this
+    /// front end hashes faster elsewhere (the page: on a Worker of its own, beside the
+    /// engine's thread). Used with [`Exec::frames`] only. `None` (the default): core hashes.
+    fn hasher(&self, digest_len: usize) -> Option<Box<dyn MessageHasher>> {
+        let _ = digest_len;
+        None
+    }
+}
+
+/// One message's signature hash outside core ([`cse_core::Encryptor::hash_outside`],
+/// [`cse_core::Decryptor::hash_outside`]): fed, in order, every byte core hands out.
+pub trait MessageHasher {
+    /// Hashes `data` (a copy of it, if the hashing is elsewhere).
+    fn update(&mut self, data: &[u8]);
+    /// The digest of everything given.
+    fn digest(self: Box<Self>) -> LocalBoxFuture<'static, Result<Vec<u8>, Error>>;
 }
 
 /// Unwraps a message's data key outside core ([`cse_core::Decryptor::unwrap_outside`]). The

@@ -10,7 +10,7 @@ use cse_core::{Encryptor, Header};
 use futures_util::StreamExt;
 use futures_util::stream::FuturesUnordered;
 
-use crate::{Engine, Error, Exec, FrameCipher, FrameKey, Permit, Progress, plan};
+use crate::{Engine, Error, Exec, FrameCipher, FrameKey, MessageHasher, Permit, Progress, plan};
 
 /// Plaintext read at a time.
 const READ_CHUNK: usize = 1 << 20;
@@ -38,6 +38,8 @@ struct Producer<S> {
     /// The frame key in the [`crate::FrameCipher`] once imported (`Some(None)`: it could
     /// not take it, core seals the frames).
     frame_key: Option<Option<Box<dyn FrameKey>>>,
+    /// The signature hash when it is outside core ([`crate::Exec::hasher`]).
+    hash: Option<Box<dyn MessageHasher>>,
     pending: Vec<u8>,
     plaintext: u64,
     message: u64,
@@ -63,13 +65,28 @@ impl<S: Source> Producer<S> {
             let before = pending.len();
             let done = plain.is_empty();
             self.plaintext += plain.len() as u64;
+            if done && let Some(hash) = self.hash.take() {
+                let mut pending = pending;
+                let r = finish_outside(enc, hash, &mut pending).await;
+                self.message += (pending.len() - before) as u64;
+                self.pending = pending;
+                r?;
+                continue;
+            }
             if !done
                 && let Some(frames) = exec.frames()
                 && !matches!(self.frame_key, Some(None))
             {
                 let (mut enc, mut pending) = (enc, pending);
-                let r =
-                    seal_outside(frames, &mut self.frame_key, &mut enc, &plain, &mut pending).await;
+                let r = seal_outside(
+                    frames,
+                    &mut self.frame_key,
+                    self.hash.as_mut(),
+                    &mut enc,
+                    &plain,
+                    &mut pending,
+                )
+                .await;
                 self.message += (pending.len() - before) as u64;
                 self.pending = pending;
                 r?;
@@ -93,6 +110,9 @@ impl<S: Source> Producer<S> {
             self.pending = pending;
             r?;
             self.enc = enc;
+            if let (Some(h), Some(enc)) = (self.hash.as_deref_mut(), self.enc.as_mut()) {
+                enc.take_hash_input(|b| h.update(b));
+            }
         }
         Ok(())
     }
@@ -118,6 +138,7 @@ impl<S: Source> Producer<S> {
 async fn seal_outside(
     frames: &dyn FrameCipher,
     key: &mut Option<Option<Box<dyn FrameKey>>>,
+    mut hash: Option<&mut Box<dyn MessageHasher>>,
     enc: &mut Encryptor,
     plain: &[u8],
     pending: &mut Vec<u8>,
@@ -127,12 +148,19 @@ async fn seal_outside(
     }
     let Some(Some(key)) = key.as_ref() else {
         // The cipher cannot take this key: core seals.
-        return Ok(enc.update(plain, pending)?);
+        enc.update(plain, pending)?;
+        if let Some(h) = hash {
+            enc.take_hash_input(|b| h.update(b));
+        }
+        return Ok(());
     };
     let staged = enc.stage(plain, pending)?;
     let at = staged.offset();
     let sealed = key
-        .seal(&staged, pending, &mut || enc.catch_up_hash())
+        .seal(&staged, pending, &mut || match hash.as_mut() {
+            Some(h) => enc.take_hash_input(|b| h.update(b)),
+            None => enc.catch_up_hash(),
+        })
         .await;
     if let Err(e) = sealed {
         zeroize::Zeroize::zeroize(&mut pending[at..]);
@@ -140,6 +168,19 @@ async fn seal_outside(
     }
     enc.commit(staged, pending)?;
     Ok(())
+}
+
+/// Ends a message whose signature hash is outside: the final frame, its bytes to `hash`, the
+/// digest, and the footer that signs it.
+async fn finish_outside(
+    mut enc: Encryptor,
+    mut hash: Box<dyn MessageHasher>,
+    pending: &mut Vec<u8>,
+) -> Result<(), Error> {
+    enc.finish_frames(pending)?;
+    enc.take_hash_input(|b| hash.update(b));
+    let digest = hash.digest().await?;
+    Ok(enc.finish_with_digest(&digest, pending)?)
 }
 
 /// Takes a slot, then reads and encrypts the next part into it: at most as many parts exist
@@ -242,10 +283,20 @@ pub async fn upload_resumable<E: Exec, S: Source>(
             .min(part_size.max(threshold))
     });
     let cap = part_size + READ_CHUNK + (64 << 10);
+    // Frames sealed outside: the signature hash too, where the front end has a hasher.
+    let mut enc = enc;
+    let hash = match (eng.exec.frames(), header.suite.signature()) {
+        (Some(_), Some(alg)) => eng
+            .exec
+            .hasher(alg.digest_len())
+            .filter(|_| matches!(enc.hash_outside(), Ok(true))),
+        _ => None,
+    };
     let mut p = Producer {
         source,
         enc: Some(enc),
         frame_key: None,
+        hash,
         pending: Vec::with_capacity(first.saturating_add(if total.is_some() {
             64 << 10
         } else {

@@ -969,6 +969,20 @@ impl WorkerHash {
     }
 }
 
+impl cse_transfer::MessageHasher for WorkerHash {
+    fn update(&mut self, data: &[u8]) {
+        WorkerHash::update(self, data);
+    }
+
+    fn digest(self: Box<Self>) -> LocalBoxFuture<'static, Result<Vec<u8>, cse_transfer::Error>> {
+        Box::pin(async move {
+            WorkerHash::digest(*self).await.map_err(|e| {
+                cse_transfer::Error::Local(format!("the hash Worker failed: {}", js_text(e)))
+            })
+        })
+    }
+}
+
 impl Drop for WorkerHash {
     fn drop(&mut self) {
         if let Some(h) = self.hash.take() {
@@ -1186,7 +1200,7 @@ pub async fn decrypt_buffer(
     // Signed: the hash on its Worker (made once the header tells the digest's length).
     let outside_hash = webhash::hash_available();
     if outside_hash {
-        dec = dec.hash_outside();
+        dec.hash_outside().map_err(failed)?;
     }
     let mut hash: Option<WorkerHash> = None;
     let mut out = Zeroizing::new(Vec::with_capacity(message.len()));
