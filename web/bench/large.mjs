@@ -11,12 +11,17 @@
 //   make web build s3-server        (once: the page, cse, s3s-fs)
 //   npm ci --prefix web/test        (once)
 //   node web/bench/large.mjs [--size-mib 2048] [--part-mib 8] [--concurrency 4] [--max-rss-mib 400]
+//                            [--trace-ms 1000]
+//
+// --trace-ms samples the renderer's resident set and the page's and the Worker's JS heaps and
+// ArrayBuffer backing stores that often (lines on stderr), and adds each phase's maxima and
+// the Worker's wasm memory to the JSON line (under "trace").
 //
 // Exits 1 when a step fails or the renderer's peak RSS passes --max-rss-mib. Prints one JSON
 // line. Against a local s3s-fs behind the CORS proxy of the browser tests (web/test/stack.mjs);
 // needs about 3 × the size on the disk of TMPDIR.
 //
-// Chromium is driven over its DevTools pipe with the Runtime and DOM domains only (no
+// Chromium is driven over its DevTools pipe with the Runtime, DOM and Target domains only (no
 // Playwright): Playwright's network instrumentation keeps and copies every request body,
 // which would slow the transfers several times and swell the renderer being measured.
 
@@ -41,8 +46,8 @@ const BUCKET = 'large';
 const run = promisify(execFile);
 
 function parseArgs(argv) {
-  const o = { sizeMiB: 2048, partMiB: 8, concurrency: 4, maxRssMiB: 400 };
-  const names = { '--size-mib': 'sizeMiB', '--part-mib': 'partMiB', '--concurrency': 'concurrency', '--max-rss-mib': 'maxRssMiB' };
+  const o = { sizeMiB: 2048, partMiB: 8, concurrency: 4, maxRssMiB: 400, traceMs: 0 };
+  const names = { '--size-mib': 'sizeMiB', '--part-mib': 'partMiB', '--concurrency': 'concurrency', '--max-rss-mib': 'maxRssMiB', '--trace-ms': 'traceMs' };
   for (let i = 0; i < argv.length; i++) {
     const k = names[argv[i]];
     const v = Number(argv[i + 1]);
@@ -73,6 +78,7 @@ async function launchChromium() {
   proc.stderr.on('data', (d) => { stderr = (stderr + d).slice(-4000); });
   const exited = new Promise((resolve) => proc.once('exit', resolve));
   const waiting = new Map();
+  const listeners = [];
   let nextId = 1, inbox = '';
   proc.stdio[4].on('data', (d) => {
     inbox += d;
@@ -80,6 +86,7 @@ async function launchChromium() {
     while ((end = inbox.indexOf('\0')) >= 0) {
       const msg = JSON.parse(inbox.slice(0, end));
       inbox = inbox.slice(end + 1);
+      if (!msg.id && msg.method) { for (const l of listeners) l(msg); continue; }
       const w = msg.id && waiting.get(msg.id);
       if (!w) continue;
       waiting.delete(msg.id);
@@ -95,11 +102,15 @@ async function launchChromium() {
   exited.then((code) => { for (const w of waiting.values()) w.reject(new Error(`chromium exited (${code}): ${stderr}`)); });
   return {
     pid: proc.pid,
+    send,
+    listeners,
     async open(url) {
       const { targetId } = await send('Target.createTarget', { url });
       const { sessionId } = await send('Target.attachToTarget', { targetId, flatten: true });
       const call = (method, params) => send(method, params, sessionId);
       return {
+        sessionId,
+        call,
         async evaluate(expression) {
           const r = await call('Runtime.evaluate', { expression, awaitPromise: true, returnByValue: true });
           if (r.exceptionDetails) throw new Error(`page: ${r.exceptionDetails.exception?.description || r.exceptionDetails.text}`);
@@ -134,8 +145,8 @@ async function until(page, js, timeoutMs, everyMs = 500) {
   }
 }
 
-/** Peak resident set (MiB) of the largest renderer process under Chromium's process `root`. */
-async function rendererPeakMiB(root) {
+/** The renderer processes under Chromium's process `root`: [{ pid, rss, hwm }] (MiB, now and peak). */
+async function renderers(root) {
   const parent = new Map();
   for (const pid of await fsp.readdir('/proc')) {
     if (!/^\d+$/.test(pid)) continue;
@@ -145,16 +156,22 @@ async function rendererPeakMiB(root) {
     } catch { /* gone */ }
   }
   const ours = (pid) => { for (let p = pid; p > 1; p = parent.get(p)) if (p === root) return true; return false; };
-  let peak = 0;
+  const out = [];
   for (const pid of parent.keys()) {
     if (!ours(pid)) continue;
     try {
       if (!(await fsp.readFile(`/proc/${pid}/cmdline`, 'utf8')).includes('--type=renderer')) continue;
-      const m = /VmHWM:\s+(\d+)/.exec(await fsp.readFile(`/proc/${pid}/status`, 'utf8'));
-      if (m) peak = Math.max(peak, Number(m[1]) / 1024);
+      const status = await fsp.readFile(`/proc/${pid}/status`, 'utf8');
+      const kib = (field) => Number(new RegExp(`${field}:\\s+(\\d+)`).exec(status)?.[1] || 0);
+      out.push({ pid, rss: kib('VmRSS') / 1024, hwm: kib('VmHWM') / 1024 });
     } catch { /* gone */ }
   }
-  return Math.round(peak);
+  return out;
+}
+
+/** Peak resident set (MiB) of the largest renderer process under Chromium's process `root`. */
+async function rendererPeakMiB(root) {
+  return Math.round(Math.max(0, ...(await renderers(root)).map((r) => r.hwm)));
 }
 
 /** Writes `size` random bytes to `file`; returns the SHA-256 of each SLICE (hex). */
@@ -191,6 +208,56 @@ async function sliceDigests(file) {
     await fh.close();
   }
   return digests;
+}
+
+/**
+ * Samples memory every `everyMs` while a phase runs (one line each on stderr): the largest
+ * renderer's resident set, and Runtime.getHeapUsage of the page and of its Worker (the JS heap
+ * used and the ArrayBuffer backing stores, which live outside it and are freed only when the
+ * collector finds them dead). phase(name) starts a phase; phase(null) ends it and reads the
+ * Worker's wasm memory (Runtime.queryObjects, which collects garbage first: only then). The
+ * maxima per phase are in `summary` (MiB).
+ */
+async function traceMemory(browser, page, everyMs) {
+  let worker = null;
+  browser.listeners.push((m) => {
+    if (m.method === 'Target.attachedToTarget' && m.params.targetInfo.type === 'worker') worker = m.params.sessionId;
+  });
+  await page.call('Target.setAutoAttach', { autoAttach: true, waitForDebuggerOnStart: false, flatten: true });
+  const summary = {};
+  const mib = (n) => Math.round((n || 0) / MIB);
+  const heap = async (session) => (session ? browser.send('Runtime.getHeapUsage', {}, session) : {});
+  let current = null;
+  const start = Date.now();
+  const sample = async () => {
+    const phase = current;
+    const [rs, p, w] = await Promise.all([renderers(browser.pid), heap(page.sessionId), heap(worker)]);
+    const rss = Math.round(Math.max(0, ...rs.map((r) => r.rss)));
+    const s = { rss, pageHeap: mib(p.usedSize), pageBuffers: mib(p.backingStorageSize), workerHeap: mib(w.usedSize), workerBuffers: mib(w.backingStorageSize) };
+    console.error(`trace ${((Date.now() - start) / 1000).toFixed(1)} s ${phase}: ${Object.entries(s).map(([k, v]) => `${k} ${v}`).join(', ')} MiB`);
+    const max = (summary[phase] ??= {});
+    for (const [k, v] of Object.entries(s)) max[`${k}MaxMiB`] = Math.max(max[`${k}MaxMiB`] || 0, v);
+  };
+  const wasmMiB = async () => {
+    if (!worker) return null;
+    const proto = await browser.send('Runtime.evaluate', { expression: 'WebAssembly.Memory.prototype' }, worker);
+    const found = await browser.send('Runtime.queryObjects', { prototypeObjectId: proto.result.objectId }, worker);
+    const sizes = await browser.send('Runtime.callFunctionOn', {
+      objectId: found.objects.objectId, returnByValue: true,
+      functionDeclaration: 'function () { return this.map((m) => m.buffer.byteLength); }',
+    }, worker);
+    return mib(Math.max(0, ...sizes.result.value));
+  };
+  let timer = null;
+  return {
+    summary,
+    async phase(name) {
+      clearInterval(timer);
+      if (current && !name) summary[current].workerWasmMiB = await wasmMiB().catch((e) => `unread: ${e.message}`);
+      current = name;
+      if (name) timer = setInterval(() => sample().catch((e) => console.error(`trace: ${e.message}`)), everyMs);
+    },
+  };
 }
 
 const work = await fsp.mkdtemp(path.join(os.tmpdir(), 'cse-large-'));
@@ -238,6 +305,10 @@ try {
     return { createWritable: () => handle.createWritable() };
   }`);
   const rssAtStart = await rendererPeakMiB(browser.pid);
+  // --trace-ms: samples of the renderer's resident set and of the page's and the Worker's
+  // JavaScript heaps and ArrayBuffer backing stores, with the maxima of each phase and the
+  // Worker's wasm memory at its end (it never shrinks, so that is its peak).
+  const tracer = opts.traceMs ? await traceMemory(browser, page, opts.traceMs) : null;
   const row = (list) => `(() => { const li = document.querySelector('#${list} li[data-key="large.bin"]');
     return li && !['waiting', 'running'].includes(li.dataset.state)
       && { state: li.dataset.state, parts: Number(li.dataset.parts || 0), status: li.querySelector('.transfer-status').textContent }; })()`;
@@ -249,9 +320,11 @@ try {
       .observe({ type: 'longtask' })`);
   const long = 60 * 60 * 1000;
   let t0 = Date.now();
+  tracer?.phase('upload');
   await page.setFiles('#upload-files', [file]);
   const u = await until(page, row('uploads'), long);
   result.uploadSeconds = (Date.now() - t0) / 1000;
+  await tracer?.phase(null);
   result.upload = u.status;
   result.parts = u.parts;
   result.rendererPeakRssAfterUploadMiB = await rendererPeakMiB(browser.pid);
@@ -274,11 +347,14 @@ try {
   const button = '#objects tr[data-key="large.bin"] button[data-testid="download-button"]';
   await until(page, `!!document.querySelector('${button}')`, 30000, 200);
   t0 = Date.now();
+  tracer?.phase('download');
   await page.evaluate(`document.querySelector('${button}').click()`);
   const d = await until(page, row('downloads'), long);
   result.downloadSeconds = (Date.now() - t0) / 1000;
   result.download = d.status;
   result.rendererPeakRssMiB = await rendererPeakMiB(browser.pid);
+  await tracer?.phase(null);
+  if (tracer) result.trace = tracer.summary;
   if (d.state !== 'done') throw new Error(`download: ${d.state}: ${d.status}`);
   console.log(`large.mjs: downloaded in ${result.downloadSeconds} s: ${d.status}`);
 
