@@ -3,8 +3,9 @@
 // Worker reads it with File.slice and sends a multipart upload), read back by cse to check what
 // was stored, then downloaded and verified in the page into a save dialog that writes to the
 // origin-private file system (as a real save dialog streams to disk), and compared with the
-// original slice by slice. The renderer's peak resident set (VmHWM from /proc, the page, its
-// Worker and the wasm memory together) is read after the upload and after the download, and
+// original slice by slice. The renderer's peak resident set (the page, its Worker and the
+// wasm memory together; VmHWM and VmRSS from /proc read every 200 ms, since Chromium resets
+// VmHWM now and then) is taken after the upload and after the download, and
 // the page's main thread must run no task over 50 ms during the upload (PerformanceObserver
 // "longtask").
 //
@@ -42,6 +43,7 @@ const WWW = path.join(WEB, 'www');
 const CSE = process.env.CSE_BIN ? path.resolve(process.env.CSE_BIN) : path.join(REPO, 'target', 'release', 'cse');
 const MIB = 1024 * 1024;
 const SLICE = 8 * MIB; // the compare step's slices
+const POLL_MS = 200; // how often the renderers' peak RSS is read
 const BUCKET = 'large';
 const run = promisify(execFile);
 
@@ -169,9 +171,35 @@ async function renderers(root) {
   return out;
 }
 
-/** Peak resident set (MiB) of the largest renderer process under Chromium's process `root`. */
-async function rendererPeakMiB(root) {
-  return Math.round(Math.max(0, ...(await renderers(root)).map((r) => r.hwm)));
+/**
+ * The peak resident set (MiB) of Chromium's renderers since the watch started. VmHWM alone
+ * does not do: Chromium resets it now and then (through /proc/self/clear_refs; it was seen
+ * to fall from 535 to 330 MiB during a download), so it is read every POLL_MS and the largest
+ * value kept. peak() gives it; stop() ends the polling.
+ */
+function watchPeak(root) {
+  let peak = 0, pids = [], round = 0;
+  const poll = async () => {
+    // The renderers' list every tenth round; their status files every round.
+    if (round++ % 10 === 0) pids = (await renderers(root)).map((r) => r.pid);
+    for (const pid of pids) {
+      try {
+        const status = await fsp.readFile(`/proc/${pid}/status`, 'utf8');
+        for (const f of ['VmHWM', 'VmRSS']) peak = Math.max(peak, Number(new RegExp(`${f}:\\s+(\\d+)`).exec(status)?.[1] || 0) / 1024);
+      } catch { /* gone */ }
+    }
+  };
+  let busy = false;
+  const timer = setInterval(() => {
+    if (busy) return;
+    busy = true;
+    poll().catch(() => {}).finally(() => { busy = false; });
+  }, POLL_MS);
+  timer.unref();
+  return {
+    async peak() { await poll(); return Math.round(peak); },
+    stop() { clearInterval(timer); },
+  };
 }
 
 /** Writes `size` random bytes to `file`; returns the SHA-256 of each SLICE (hex). */
@@ -255,7 +283,7 @@ async function traceMemory(browser, page, everyMs) {
       clearInterval(timer);
       if (current && !name) summary[current].workerWasmMiB = await wasmMiB().catch((e) => `unread: ${e.message}`);
       current = name;
-      if (name) timer = setInterval(() => sample().catch((e) => console.error(`trace: ${e.message}`)), everyMs);
+      if (name) timer = setInterval(() => sample().catch((e) => console.error(`trace: ${e.message}`)), everyMs).unref();
     },
   };
 }
@@ -304,7 +332,8 @@ try {
     const handle = await root.getFileHandle('large.out', { create: true });
     return { createWritable: () => handle.createWritable() };
   }`);
-  const rssAtStart = await rendererPeakMiB(browser.pid);
+  const peak = watchPeak(browser.pid);
+  const rssAtStart = await peak.peak();
   // --trace-ms: samples of the renderer's resident set and of the page's and the Worker's
   // JavaScript heaps and ArrayBuffer backing stores, with the maxima of each phase and the
   // Worker's wasm memory at its end (it never shrinks, so that is its peak).
@@ -327,7 +356,7 @@ try {
   await tracer?.phase(null);
   result.upload = u.status;
   result.parts = u.parts;
-  result.rendererPeakRssAfterUploadMiB = await rendererPeakMiB(browser.pid);
+  result.rendererPeakRssAfterUploadMiB = await peak.peak();
   result.longTasksDuringUploadMs = await page.evaluate('window.__longTasks');
   if (u.state !== 'done') throw new Error(`upload: ${u.state}: ${u.status}`);
   if (u.parts < 2) throw new Error(`upload: not a multipart upload (${u.status})`);
@@ -352,7 +381,8 @@ try {
   const d = await until(page, row('downloads'), long);
   result.downloadSeconds = (Date.now() - t0) / 1000;
   result.download = d.status;
-  result.rendererPeakRssMiB = await rendererPeakMiB(browser.pid);
+  result.rendererPeakRssMiB = await peak.peak();
+  peak.stop();
   await tracer?.phase(null);
   if (tracer) result.trace = tracer.summary;
   if (d.state !== 'done') throw new Error(`download: ${d.state}: ${d.status}`);
