@@ -3,20 +3,26 @@
 // Worker reads it with File.slice and sends a multipart upload), read back by cse to check what
 // was stored, then downloaded and verified in the page into a save dialog that writes to the
 // origin-private file system (as a real save dialog streams to disk), and compared with the
-// original slice by slice. The renderer's peak resident set (VmHWM from /proc, the page, its
-// Worker and the wasm memory together) is read after the upload and after the download, and
+// original slice by slice. The renderer's peak resident set (the page, its Worker and the
+// wasm memory together; VmHWM and VmRSS from /proc read every 200 ms, since Chromium resets
+// VmHWM now and then) is taken after the upload and after the download, and
 // the page's main thread must run no task over 50 ms during the upload (PerformanceObserver
 // "longtask").
 //
 //   make web build s3-server        (once: the page, cse, s3s-fs)
 //   npm ci --prefix web/test        (once)
 //   node web/bench/large.mjs [--size-mib 2048] [--part-mib 8] [--concurrency 4] [--max-rss-mib 400]
+//                            [--trace-ms 1000]
+//
+// --trace-ms samples the renderer's resident set and the page's and the Worker's JS heaps and
+// ArrayBuffer backing stores that often (lines on stderr), and adds each phase's maxima and
+// the Worker's wasm memory to the JSON line (under "trace").
 //
 // Exits 1 when a step fails or the renderer's peak RSS passes --max-rss-mib. Prints one JSON
 // line. Against a local s3s-fs behind the CORS proxy of the browser tests (web/test/stack.mjs);
 // needs about 3 × the size on the disk of TMPDIR.
 //
-// Chromium is driven over its DevTools pipe with the Runtime and DOM domains only (no
+// Chromium is driven over its DevTools pipe with the Runtime, DOM and Target domains only (no
 // Playwright): Playwright's network instrumentation keeps and copies every request body,
 // which would slow the transfers several times and swell the renderer being measured.
 
@@ -37,12 +43,13 @@ const WWW = path.join(WEB, 'www');
 const CSE = process.env.CSE_BIN ? path.resolve(process.env.CSE_BIN) : path.join(REPO, 'target', 'release', 'cse');
 const MIB = 1024 * 1024;
 const SLICE = 8 * MIB; // the compare step's slices
+const POLL_MS = 200; // how often the renderers' peak RSS is read
 const BUCKET = 'large';
 const run = promisify(execFile);
 
 function parseArgs(argv) {
-  const o = { sizeMiB: 2048, partMiB: 8, concurrency: 4, maxRssMiB: 400 };
-  const names = { '--size-mib': 'sizeMiB', '--part-mib': 'partMiB', '--concurrency': 'concurrency', '--max-rss-mib': 'maxRssMiB' };
+  const o = { sizeMiB: 2048, partMiB: 8, concurrency: 4, maxRssMiB: 400, traceMs: 0 };
+  const names = { '--size-mib': 'sizeMiB', '--part-mib': 'partMiB', '--concurrency': 'concurrency', '--max-rss-mib': 'maxRssMiB', '--trace-ms': 'traceMs' };
   for (let i = 0; i < argv.length; i++) {
     const k = names[argv[i]];
     const v = Number(argv[i + 1]);
@@ -73,6 +80,7 @@ async function launchChromium() {
   proc.stderr.on('data', (d) => { stderr = (stderr + d).slice(-4000); });
   const exited = new Promise((resolve) => proc.once('exit', resolve));
   const waiting = new Map();
+  const listeners = [];
   let nextId = 1, inbox = '';
   proc.stdio[4].on('data', (d) => {
     inbox += d;
@@ -80,6 +88,7 @@ async function launchChromium() {
     while ((end = inbox.indexOf('\0')) >= 0) {
       const msg = JSON.parse(inbox.slice(0, end));
       inbox = inbox.slice(end + 1);
+      if (!msg.id && msg.method) { for (const l of listeners) l(msg); continue; }
       const w = msg.id && waiting.get(msg.id);
       if (!w) continue;
       waiting.delete(msg.id);
@@ -95,11 +104,15 @@ async function launchChromium() {
   exited.then((code) => { for (const w of waiting.values()) w.reject(new Error(`chromium exited (${code}): ${stderr}`)); });
   return {
     pid: proc.pid,
+    send,
+    listeners,
     async open(url) {
       const { targetId } = await send('Target.createTarget', { url });
       const { sessionId } = await send('Target.attachToTarget', { targetId, flatten: true });
       const call = (method, params) => send(method, params, sessionId);
       return {
+        sessionId,
+        call,
         async evaluate(expression) {
           const r = await call('Runtime.evaluate', { expression, awaitPromise: true, returnByValue: true });
           if (r.exceptionDetails) throw new Error(`page: ${r.exceptionDetails.exception?.description || r.exceptionDetails.text}`);
@@ -134,8 +147,8 @@ async function until(page, js, timeoutMs, everyMs = 500) {
   }
 }
 
-/** Peak resident set (MiB) of the largest renderer process under Chromium's process `root`. */
-async function rendererPeakMiB(root) {
+/** The renderer processes under Chromium's process `root`: [{ pid, rss, hwm }] (MiB, now and peak). */
+async function renderers(root) {
   const parent = new Map();
   for (const pid of await fsp.readdir('/proc')) {
     if (!/^\d+$/.test(pid)) continue;
@@ -145,16 +158,48 @@ async function rendererPeakMiB(root) {
     } catch { /* gone */ }
   }
   const ours = (pid) => { for (let p = pid; p > 1; p = parent.get(p)) if (p === root) return true; return false; };
-  let peak = 0;
+  const out = [];
   for (const pid of parent.keys()) {
     if (!ours(pid)) continue;
     try {
       if (!(await fsp.readFile(`/proc/${pid}/cmdline`, 'utf8')).includes('--type=renderer')) continue;
-      const m = /VmHWM:\s+(\d+)/.exec(await fsp.readFile(`/proc/${pid}/status`, 'utf8'));
-      if (m) peak = Math.max(peak, Number(m[1]) / 1024);
+      const status = await fsp.readFile(`/proc/${pid}/status`, 'utf8');
+      const kib = (field) => Number(new RegExp(`${field}:\\s+(\\d+)`).exec(status)?.[1] || 0);
+      out.push({ pid, rss: kib('VmRSS') / 1024, hwm: kib('VmHWM') / 1024 });
     } catch { /* gone */ }
   }
-  return Math.round(peak);
+  return out;
+}
+
+/**
+ * The peak resident set (MiB) of Chromium's renderers since the watch started. VmHWM alone
+ * does not do: Chromium resets it now and then (through /proc/self/clear_refs; it was seen
+ * to fall from 535 to 330 MiB during a download), so it is read every POLL_MS and the largest
+ * value kept. peak() gives it; stop() ends the polling.
+ */
+function watchPeak(root) {
+  let peak = 0, pids = [], round = 0;
+  const poll = async () => {
+    // The renderers' list every tenth round; their status files every round.
+    if (round++ % 10 === 0) pids = (await renderers(root)).map((r) => r.pid);
+    for (const pid of pids) {
+      try {
+        const status = await fsp.readFile(`/proc/${pid}/status`, 'utf8');
+        for (const f of ['VmHWM', 'VmRSS']) peak = Math.max(peak, Number(new RegExp(`${f}:\\s+(\\d+)`).exec(status)?.[1] || 0) / 1024);
+      } catch { /* gone */ }
+    }
+  };
+  let busy = false;
+  const timer = setInterval(() => {
+    if (busy) return;
+    busy = true;
+    poll().catch(() => {}).finally(() => { busy = false; });
+  }, POLL_MS);
+  timer.unref();
+  return {
+    async peak() { await poll(); return Math.round(peak); },
+    stop() { clearInterval(timer); },
+  };
 }
 
 /** Writes `size` random bytes to `file`; returns the SHA-256 of each SLICE (hex). */
@@ -191,6 +236,56 @@ async function sliceDigests(file) {
     await fh.close();
   }
   return digests;
+}
+
+/**
+ * Samples memory every `everyMs` while a phase runs (one line each on stderr): the largest
+ * renderer's resident set, and Runtime.getHeapUsage of the page and of its Worker (the JS heap
+ * used and the ArrayBuffer backing stores, which live outside it and are freed only when the
+ * collector finds them dead). phase(name) starts a phase; phase(null) ends it and reads the
+ * Worker's wasm memory (Runtime.queryObjects, which collects garbage first: only then). The
+ * maxima per phase are in `summary` (MiB).
+ */
+async function traceMemory(browser, page, everyMs) {
+  let worker = null;
+  browser.listeners.push((m) => {
+    if (m.method === 'Target.attachedToTarget' && m.params.targetInfo.type === 'worker') worker = m.params.sessionId;
+  });
+  await page.call('Target.setAutoAttach', { autoAttach: true, waitForDebuggerOnStart: false, flatten: true });
+  const summary = {};
+  const mib = (n) => Math.round((n || 0) / MIB);
+  const heap = async (session) => (session ? browser.send('Runtime.getHeapUsage', {}, session) : {});
+  let current = null;
+  const start = Date.now();
+  const sample = async () => {
+    const phase = current;
+    const [rs, p, w] = await Promise.all([renderers(browser.pid), heap(page.sessionId), heap(worker)]);
+    const rss = Math.round(Math.max(0, ...rs.map((r) => r.rss)));
+    const s = { rss, pageHeap: mib(p.usedSize), pageBuffers: mib(p.backingStorageSize), workerHeap: mib(w.usedSize), workerBuffers: mib(w.backingStorageSize) };
+    console.error(`trace ${((Date.now() - start) / 1000).toFixed(1)} s ${phase}: ${Object.entries(s).map(([k, v]) => `${k} ${v}`).join(', ')} MiB`);
+    const max = (summary[phase] ??= {});
+    for (const [k, v] of Object.entries(s)) max[`${k}MaxMiB`] = Math.max(max[`${k}MaxMiB`] || 0, v);
+  };
+  const wasmMiB = async () => {
+    if (!worker) return null;
+    const proto = await browser.send('Runtime.evaluate', { expression: 'WebAssembly.Memory.prototype' }, worker);
+    const found = await browser.send('Runtime.queryObjects', { prototypeObjectId: proto.result.objectId }, worker);
+    const sizes = await browser.send('Runtime.callFunctionOn', {
+      objectId: found.objects.objectId, returnByValue: true,
+      functionDeclaration: 'function () { return this.map((m) => m.buffer.byteLength); }',
+    }, worker);
+    return mib(Math.max(0, ...sizes.result.value));
+  };
+  let timer = null;
+  return {
+    summary,
+    async phase(name) {
+      clearInterval(timer);
+      if (current && !name) summary[current].workerWasmMiB = await wasmMiB().catch((e) => `unread: ${e.message}`);
+      current = name;
+      if (name) timer = setInterval(() => sample().catch((e) => console.error(`trace: ${e.message}`)), everyMs).unref();
+    },
+  };
 }
 
 const work = await fsp.mkdtemp(path.join(os.tmpdir(), 'cse-large-'));
@@ -237,7 +332,12 @@ try {
     const handle = await root.getFileHandle('large.out', { create: true });
     return { createWritable: () => handle.createWritable() };
   }`);
-  const rssAtStart = await rendererPeakMiB(browser.pid);
+  const peak = watchPeak(browser.pid);
+  const rssAtStart = await peak.peak();
+  // --trace-ms: samples of the renderer's resident set and of the page's and the Worker's
+  // JavaScript heaps and ArrayBuffer backing stores, with the maxima of each phase and the
+  // Worker's wasm memory at its end (it never shrinks, so that is its peak).
+  const tracer = opts.traceMs ? await traceMemory(browser, page, opts.traceMs) : null;
   const row = (list) => `(() => { const li = document.querySelector('#${list} li[data-key="large.bin"]');
     return li && !['waiting', 'running'].includes(li.dataset.state)
       && { state: li.dataset.state, parts: Number(li.dataset.parts || 0), status: li.querySelector('.transfer-status').textContent }; })()`;
@@ -249,12 +349,14 @@ try {
       .observe({ type: 'longtask' })`);
   const long = 60 * 60 * 1000;
   let t0 = Date.now();
+  tracer?.phase('upload');
   await page.setFiles('#upload-files', [file]);
   const u = await until(page, row('uploads'), long);
   result.uploadSeconds = (Date.now() - t0) / 1000;
+  await tracer?.phase(null);
   result.upload = u.status;
   result.parts = u.parts;
-  result.rendererPeakRssAfterUploadMiB = await rendererPeakMiB(browser.pid);
+  result.rendererPeakRssAfterUploadMiB = await peak.peak();
   result.longTasksDuringUploadMs = await page.evaluate('window.__longTasks');
   if (u.state !== 'done') throw new Error(`upload: ${u.state}: ${u.status}`);
   if (u.parts < 2) throw new Error(`upload: not a multipart upload (${u.status})`);
@@ -274,11 +376,15 @@ try {
   const button = '#objects tr[data-key="large.bin"] button[data-testid="download-button"]';
   await until(page, `!!document.querySelector('${button}')`, 30000, 200);
   t0 = Date.now();
+  tracer?.phase('download');
   await page.evaluate(`document.querySelector('${button}').click()`);
   const d = await until(page, row('downloads'), long);
   result.downloadSeconds = (Date.now() - t0) / 1000;
   result.download = d.status;
-  result.rendererPeakRssMiB = await rendererPeakMiB(browser.pid);
+  result.rendererPeakRssMiB = await peak.peak();
+  peak.stop();
+  await tracer?.phase(null);
+  if (tracer) result.trace = tracer.summary;
   if (d.state !== 'done') throw new Error(`download: ${d.state}: ${d.status}`);
   console.log(`large.mjs: downloaded in ${result.downloadSeconds} s: ${d.status}`);
 

@@ -266,11 +266,20 @@ impl cse_transfer::Source for BlobSource {
     }
 }
 
-/// The page's sink: `sink.write(Uint8Array)` (awaited when it returns a promise). Nothing
-/// to commit: the page offers the file once the call resolved, and discards it otherwise.
+/// Bytes handed to the page's sink at a time.
+const SINK_PIECE: u32 = 1 << 20;
+
+/// The page's sink: `sink.write(Uint8Array)` (awaited when it returns a promise), with
+/// pieces of at most [`SINK_PIECE`] bytes. The piece is lent: it is one buffer reused for every
+/// piece, so the sink copies what it keeps before its promise settles, and no buffer is
+/// left per piece for the garbage collector (a 2 GiB download would otherwise leave 2 GiB of
+/// them behind, freed only as the collector gets to them). Nothing to commit: the page
+/// offers the file once the call resolved, and discards it otherwise.
 struct JsSink {
     sink: JsValue,
     write: Function,
+    /// The lent buffer, allocated once per download.
+    piece: Uint8Array,
 }
 
 impl cse_transfer::Sink for JsSink {
@@ -278,14 +287,19 @@ impl cse_transfer::Sink for JsSink {
         let failed = |e: JsValue| {
             cse_transfer::Error::Local(format!("writing the decrypted file failed: {}", js_text(e)))
         };
-        let ret = self
-            .write
-            .call1(&self.sink, &Uint8Array::from(data))
-            .map_err(failed)?;
-        if ret.is_instance_of::<js_sys::Promise>() {
-            JsFuture::from(js_sys::Promise::from(ret))
-                .await
-                .map_err(failed)?;
+        for part in data.chunks(SINK_PIECE as usize) {
+            let view = self.piece.subarray(0, part.len() as u32);
+            view.copy_from(part);
+            let ret = self.write.call1(&self.sink, &view);
+            let ret = match ret {
+                Ok(r) if r.is_instance_of::<js_sys::Promise>() => {
+                    JsFuture::from(js_sys::Promise::from(r)).await
+                }
+                other => other,
+            };
+            // Plaintext: not left in the buffer longer than needed.
+            view.fill(0, 0, part.len() as u32);
+            ret.map_err(failed)?;
         }
         Ok(())
     }
@@ -466,8 +480,10 @@ impl S3Client {
     }
 
     /// Downloads `key` and decrypts it with the private key, handing verified plaintext to
-    /// `sink.write(Uint8Array)` (awaited when it returns a promise). Resolves only once the
-    /// whole message verified; on rejection, what was written must be discarded.
+    /// `sink.write(Uint8Array)` (awaited when it returns a promise) in pieces of at most
+    /// 1 MiB; each piece is lent until that promise settles (one buffer is reused), so the
+    /// sink copies what it keeps. Resolves only once the whole message verified; on
+    /// rejection, what was written must be discarded.
     pub async fn download(
         &self,
         key: String,
@@ -509,7 +525,11 @@ impl S3Client {
             &key,
             Some(known),
             Decryptor::new(kr, config),
-            JsSink { sink, write },
+            JsSink {
+                sink,
+                write,
+                piece: Uint8Array::new_with_length(SINK_PIECE),
+            },
             &progress,
         )
         .await

@@ -30,7 +30,9 @@ function errorFrom(e) {
 
 /**
  * Runs `op` in the worker; resolves to its value. `signal` cancels it, `onProgress(done,
- * total)` gets its progress, `onChunk(bytes)` (may return a promise) its verified plaintext.
+ * total)` gets its progress, `onChunk(bytes)` (may return a promise) its verified plaintext:
+ * `bytes` is lent until that promise settles (its buffer then goes back to the worker), so
+ * whatever keeps it copies it.
  */
 function call(op, args = {}, { signal = null, onProgress = null, onChunk = null } = {}) {
   const id = nextCall++;
@@ -52,7 +54,8 @@ engine.addEventListener('message', (event) => {
   if (m.type === 'progress') {
     p.onProgress?.(m.done, m.total);
   } else if (m.type === 'chunk') {
-    // In order, one after the other; acknowledged once written (the worker waits for that).
+    // In order, one after the other; acknowledged once written (the worker waits for that),
+    // the buffer going back with the acknowledgement for the worker's next chunks.
     const bytes = new Uint8Array(m.buffer, 0, m.length);
     p.writes = p.writes.then(async () => {
       if (!p.failed) {
@@ -62,7 +65,9 @@ engine.addEventListener('message', (event) => {
           p.failed = String((err && err.message) || err);
         }
       }
-      engine.postMessage(p.failed ? { id: m.id, op: 'ack', error: p.failed } : { id: m.id, op: 'ack' });
+      const ack = { id: m.id, op: 'ack', buffer: m.buffer };
+      if (p.failed) ack.error = p.failed;
+      engine.postMessage(ack, [m.buffer]);
     });
   } else if (m.type === 'result' || m.type === 'error') {
     pending.delete(m.id);
@@ -583,7 +588,7 @@ async function download(key) {
     : {
         write: (chunk) => {
           written += chunk.length;
-          chunks.push(chunk);
+          chunks.push(chunk.slice()); // the chunk is lent (see call)
           unfolded += chunk.length;
           if (unfolded >= BLOB_FOLD) {
             blobs.push(new Blob(chunks));

@@ -5,8 +5,9 @@
 //   page -> worker  { id, op, ...arguments }       op: init, checkPublicKey, isEncrypted,
 //                                                  unlock, list, inspect, upload, download
 //                   { id, op: 'cancel' }           aborts call `id` (its AbortSignal fires)
-//                   { id, op: 'ack', error? }      a chunk of download `id` was written (or
-//                                                  writing it failed: the download fails)
+//                   { id, op: 'ack', error?, buffer }  a chunk of download `id` was written (or
+//                                                  writing it failed: the download fails); its
+//                                                  buffer comes back (transferred) for reuse
 //   worker -> page  { id, type: 'result', value }
 //                   { id, type: 'error', error: { message, kind, hint } }
 //                   { id, type: 'progress', done, total }   at most every PROGRESS_MS
@@ -15,9 +16,11 @@
 // Files arrive as File objects (structured clone keeps them lazy) and the engine reads them
 // with File.slice. Downloads decrypt here; the plaintext goes to the page in transferred
 // buffers of up to CHUNK bytes with at most WINDOW of them unacknowledged, so a slow sink
-// holds the download back rather than filling memory. Frames leave the decryptor only once
-// their tag verified; the page commits (closes the save dialog's file, or makes the Blob)
-// only when the call resolved, i.e. after the footer verified, and discards it otherwise.
+// holds the download back rather than filling memory; the page sends each buffer back with
+// its acknowledgement, and the same few buffers carry the whole download. Frames leave the
+// decryptor only once their tag verified; the page commits (closes the save dialog's file,
+// or makes the Blob) only when the call resolved, i.e. after the footer verified, and
+// discards it otherwise.
 
 import init, { S3Client, encryptBuffer, isEncryptedPrivateKey, unlockPrivateKey, version } from './pkg/cse_web.js';
 
@@ -48,17 +51,25 @@ function progressOf(id) {
   };
 }
 
-/** The download's sink: verified plaintext to the page in transferred buffers. */
+/**
+ * The download's sink: verified plaintext to the page in transferred buffers. The page sends
+ * each buffer back with its acknowledgement and the next chunks reuse it, so a download of
+ * any size allocates WINDOW + 1 buffers rather than one per chunk (which the page would hold
+ * until its garbage collector ran: hundreds of MiB over a large download).
+ */
 class PageSink {
   constructor(id) {
     this.id = id;
     this.buf = new Uint8Array(CHUNK);
     this.at = 0;
     this.unacked = 0;
+    /** Buffers the page gave back, for the next chunks. */
+    this.spare = [];
     this.waiters = [];
     this.failed = null;
   }
 
+  /** Copies `chunk` (lent by the engine until this resolves) into the chunks to send. */
   async write(chunk) {
     for (let off = 0; off < chunk.length;) {
       if (this.failed) throw this.failed;
@@ -75,11 +86,12 @@ class PageSink {
     if (this.at) {
       const { buffer } = this.buf;
       self.postMessage({ id: this.id, type: 'chunk', buffer, length: this.at }, [buffer]);
-      this.buf = new Uint8Array(CHUNK);
+      this.buf = null;
       this.at = 0;
       this.unacked += 1;
     }
     while (this.unacked >= WINDOW && !this.failed) await new Promise((resolve) => this.waiters.push(resolve));
+    this.buf ??= this.spare.pop() || new Uint8Array(CHUNK);
   }
 
   /** Everything written handed over and acknowledged. */
@@ -89,8 +101,15 @@ class PageSink {
     if (this.failed) throw this.failed;
   }
 
-  ack(error) {
+  /** The page wrote a chunk (or failed to: `error`), and gives its `buffer` back. */
+  ack(error, buffer) {
     this.unacked -= 1;
+    if (buffer instanceof ArrayBuffer && buffer.byteLength === CHUNK) {
+      // It held plaintext: zeroed before it waits for reuse.
+      const spare = new Uint8Array(buffer);
+      spare.fill(0);
+      this.spare.push(spare);
+    }
     if (error && !this.failed) this.failed = new Error(error);
     this.waiters.splice(0).forEach((resolve) => resolve());
   }
@@ -153,7 +172,7 @@ self.onmessage = (event) => {
     return;
   }
   if (m.op === 'ack') {
-    call?.sink?.ack(m.error);
+    call?.sink?.ack(m.error, m.buffer);
     return;
   }
   const fresh = { controller: new AbortController(), sink: null };
