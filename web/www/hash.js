@@ -75,6 +75,10 @@ export function available() {
   return typeof Worker === 'function' && globalThis.name !== NAME;
 }
 
+// Started with the module, not at the first signed message: loading and compiling the wasm
+// module there takes a tenth of a second, which a message would otherwise wait for.
+if (available()) hashWorker();
+
 /** One message's hash on the hash Worker. */
 export class OutsideHash {
   /** `len`: the digest's length, 48 (SHA-384) or 32 (SHA-256). */
