@@ -18,7 +18,7 @@ if (typeof WorkerGlobalScope !== 'undefined' && globalThis.name === NAME) {
     return m;
   });
   const hashes = new Map();
-  self.onmessage = async ({ data: { id, op, len, bytes } }) => {
+  self.onmessage = async ({ data: { id, op, len, bytes, length } }) => {
     // Messages are handled in the order they came: each waits for the same promise.
     let m;
     try {
@@ -29,7 +29,11 @@ if (typeof WorkerGlobalScope !== 'undefined' && globalThis.name === NAME) {
     }
     try {
       if (op === 'start') hashes.set(id, new m.MessageDigest(len));
-      else if (op === 'update') hashes.get(id)?.update(new Uint8Array(bytes));
+      else if (op === 'update') {
+        hashes.get(id)?.update(new Uint8Array(bytes, 0, length));
+        // Back to be filled again: no buffer per update is left for the collector.
+        self.postMessage({ op: 'buffer', bytes }, [bytes]);
+      }
       else if (op === 'digest') {
         const h = hashes.get(id);
         hashes.delete(id);
@@ -50,11 +54,20 @@ if (typeof WorkerGlobalScope !== 'undefined' && globalThis.name === NAME) {
 let worker = null;
 let next = 1;
 const waiting = new Map();
+/** Buffers the hash Worker gave back, to be filled again (at most POOL of them). */
+const pool = [];
+const POOL = 8;
+/** The size of a new buffer (more when an update is larger). */
+const CHUNK = 512 * 1024;
 
 function hashWorker() {
   if (!worker) {
     worker = new Worker(import.meta.url, { type: 'module', name: NAME });
     worker.onmessage = ({ data }) => {
+      if (data.op === 'buffer') {
+        if (pool.length < POOL && data.bytes.byteLength <= 2 * CHUNK) pool.push(data.bytes);
+        return;
+      }
       const w = waiting.get(data.id);
       if (!w) return;
       waiting.delete(data.id);
@@ -90,8 +103,10 @@ export class OutsideHash {
 
   /** Hashes a copy of `view` (which may be a view of wasm memory, used only during this call). */
   update(view) {
-    const copy = view.slice();
-    this.worker.postMessage({ id: this.id, op: 'update', bytes: copy.buffer }, [copy.buffer]);
+    let bytes = pool.pop();
+    if (!bytes || bytes.byteLength < view.length) bytes = new ArrayBuffer(Math.max(CHUNK, view.length));
+    new Uint8Array(bytes, 0, view.length).set(view);
+    this.worker.postMessage({ id: this.id, op: 'update', bytes, length: view.length }, [bytes]);
   }
 
   /** The digest of everything given (a Uint8Array); the hash is gone afterwards. */
