@@ -52,6 +52,8 @@ if (typeof WorkerGlobalScope !== 'undefined' && globalThis.name === NAME) {
 }
 
 let worker = null;
+/** The hash Worker failed (it could not start, or died): later messages are hashed by core. */
+let broken = false;
 let next = 1;
 const waiting = new Map();
 /** Buffers the hash Worker gave back, to be filled again (at most POOL of them). */
@@ -78,6 +80,7 @@ function hashWorker() {
       for (const w of waiting.values()) w.reject(new Error('the hash Worker failed'));
       waiting.clear();
       worker = null;
+      broken = true;
     };
   }
   return worker;
@@ -85,7 +88,7 @@ function hashWorker() {
 
 /** Whether this context can start the hash Worker. */
 export function available() {
-  return typeof Worker === 'function' && globalThis.name !== NAME;
+  return !broken && typeof Worker === 'function' && globalThis.name !== NAME;
 }
 
 // Started with the module, not at the first signed message: loading and compiling the wasm
