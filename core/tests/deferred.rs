@@ -10,8 +10,8 @@ mod common;
 
 use cse_core::crypto::{CryptoProvider, GcmKey, TAG_LEN};
 use cse_core::{
-    AlgorithmSuite, CommitmentPolicy, DecryptConfig, Decryptor, Deferred, EncryptConfig, Encryptor,
-    Error, Opened, RawAesKeyring,
+    AlgorithmSuite, CommitmentPolicy, DecryptConfig, Decryptor, Deferred, Encryptor, Error, Opened,
+    RawAesKeyring,
 };
 
 const FRAME: u32 = 64;
@@ -21,12 +21,7 @@ fn keyring() -> RawAesKeyring {
 }
 
 fn encrypt(suite: AlgorithmSuite, data: &[u8]) -> Vec<u8> {
-    let config = EncryptConfig {
-        commitment_policy: common::policy_for(suite),
-        suite: Some(suite),
-        frame_length: FRAME,
-        ..Default::default()
-    };
+    let config = common::writing(suite, FRAME);
     let mut enc = Encryptor::new(&keyring(), &config).unwrap();
     let mut out = Vec::new();
     enc.update(data, &mut out).unwrap();

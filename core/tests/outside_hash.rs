@@ -29,12 +29,7 @@ fn digest_of(suite: AlgorithmSuite, bytes: &[u8]) -> Vec<u8> {
 }
 
 fn config(suite: AlgorithmSuite) -> EncryptConfig {
-    EncryptConfig {
-        commitment_policy: common::policy_for(suite),
-        suite: Some(suite),
-        frame_length: FRAME,
-        ..Default::default()
-    }
+    common::writing(suite, FRAME)
 }
 
 fn decrypt_config() -> DecryptConfig {

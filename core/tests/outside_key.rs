@@ -22,12 +22,7 @@ fn keyring(name: &str) -> RawAesKeyring {
 }
 
 fn encrypt_with(k: &dyn Keyring, suite: AlgorithmSuite, data: &[u8]) -> Vec<u8> {
-    let config = EncryptConfig {
-        commitment_policy: common::policy_for(suite),
-        suite: Some(suite),
-        frame_length: FRAME,
-        ..Default::default()
-    };
+    let config = common::writing(suite, FRAME);
     let mut enc = Encryptor::new(k, &config).unwrap();
     let mut out = Vec::new();
     enc.update(data, &mut out).unwrap();

@@ -20,12 +20,9 @@ fn config(suite: AlgorithmSuite) -> EncryptConfig {
     let mut context = EncryptionContext::new();
     context.insert("purpose".into(), "resume".into());
     EncryptConfig {
-        commitment_policy: common::policy_for(suite),
-        suite: Some(suite),
-        frame_length: 1000,
         encryption_context: context,
         required_context_keys: ["purpose".to_string()].into(),
-        ..Default::default()
+        ..common::writing(suite, 1000)
     }
 }
 

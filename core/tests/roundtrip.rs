@@ -73,12 +73,9 @@ proptest! {
         let all = CryptoProvider::all();
         let (writer, reader) = (all[providers.0 % all.len()], all[providers.1 % all.len()]);
         let config = EncryptConfig {
-            commitment_policy: common::policy_for(suite),
-            suite: Some(suite),
-            frame_length,
             encryption_context: ctx.clone(),
             provider: writer,
-            ..Default::default()
+            ..common::writing(suite, frame_length)
         };
         let (message, predicted) = encrypt_in_pieces(&config, &plaintext, enc_piece);
         prop_assert_eq!(message.len() as u64, predicted);
@@ -100,7 +97,7 @@ proptest! {
         bit in 0u8..8,
         dec_piece in 1usize..700,
     ) {
-        let config = EncryptConfig { commitment_policy: common::policy_for(suite), suite: Some(suite), frame_length, ..Default::default() };
+        let config = common::writing(suite, frame_length);
         let (mut message, _) = encrypt_in_pieces(&config, &plaintext, 1 << 20);
         let at = flip.index(message.len());
         message[at] ^= 1 << bit;
@@ -122,7 +119,7 @@ proptest! {
         cut in any::<prop::sample::Index>(),
         dec_piece in 1usize..700,
     ) {
-        let config = EncryptConfig { commitment_policy: common::policy_for(suite), suite: Some(suite), frame_length: 512, ..Default::default() };
+        let config = common::writing(suite, 512);
         let (message, _) = encrypt_in_pieces(&config, &plaintext, 1 << 20);
         let cut = cut.index(message.len());
         let (out, r) = decrypt_in_pieces(&message[..cut], dec_piece);

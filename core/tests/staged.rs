@@ -19,12 +19,7 @@ fn keyring() -> RawAesKeyring {
 }
 
 fn config(suite: AlgorithmSuite) -> EncryptConfig {
-    EncryptConfig {
-        commitment_policy: common::policy_for(suite),
-        suite: Some(suite),
-        frame_length: FRAME,
-        ..Default::default()
-    }
+    common::writing(suite, FRAME)
 }
 
 fn decrypt(message: &[u8]) -> Result<Vec<u8>, Error> {

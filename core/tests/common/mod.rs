@@ -5,7 +5,7 @@
     reason = "each test binary uses its own part of this module"
 )]
 
-use cse_core::{AlgorithmSuite, CommitmentPolicy};
+use cse_core::{AlgorithmSuite, CommitmentPolicy, EncryptConfig};
 
 /// The commitment policy under which `suite` may be written: the default one for committing
 /// suites, the legacy one for the others.
@@ -14,6 +14,17 @@ pub fn policy_for(suite: AlgorithmSuite) -> CommitmentPolicy {
         CommitmentPolicy::RequireEncryptRequireDecrypt
     } else {
         CommitmentPolicy::ForbidEncryptAllowDecrypt
+    }
+}
+
+/// Settings that write `suite` (under [`policy_for`]) with frames of `frame_length`; the
+/// rest as by default.
+pub fn writing(suite: AlgorithmSuite, frame_length: u32) -> EncryptConfig {
+    EncryptConfig {
+        commitment_policy: policy_for(suite),
+        suite: Some(suite),
+        frame_length,
+        ..Default::default()
     }
 }
 
