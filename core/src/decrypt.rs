@@ -223,7 +223,7 @@ pub struct Decryptor<K> {
     /// sequence number and frame count.
     deferred: Option<(u32, usize)>,
     /// Whether the data key is asked for ([`Decryptor::unwrap_outside`]).
-    outside: bool,
+    key_outside: bool,
     /// The header waiting for its data key, in [`State::Key`].
     pending: Option<Pending>,
     /// Whether the caller computes the signature hash ([`Decryptor::hash_outside`]).
@@ -297,7 +297,7 @@ impl<K: Keyring> Decryptor<K> {
             aad: Vec::with_capacity(128),
             released: 0,
             deferred: None,
-            outside: false,
+            key_outside: false,
             pending: None,
             hash_outside: false,
             signature: None,
@@ -379,7 +379,7 @@ impl<K: Keyring> Decryptor<K> {
     /// it a key (an asynchronous private-key operation, such as WebCrypto's RSA-OAEP), or
     /// asks it to use the keyring after all.
     pub fn unwrap_outside(mut self) -> Self {
-        self.outside = true;
+        self.key_outside = true;
         self
     }
 
@@ -761,7 +761,7 @@ impl<K: Keyring> Decryptor<K> {
                 max,
             });
         }
-        if self.outside {
+        if self.key_outside {
             // Refuse what needs no key first: a mismatched context, a bad public key.
             self.prepare(&header)?;
             self.pending = Some(Pending {
