@@ -130,6 +130,49 @@ async fn open_outside<K: Keyring>(
     }
 }
 
+/// With the signature hash outside, once the footer is read: the rest of the bytes to
+/// `hash`, its digest to the decryptor, which releases to `last` the plaintext it held for
+/// the signature. Nothing when no digest is awaited.
+async fn check_digest<K: Keyring>(
+    dec: &mut Decryptor<K>,
+    hash: Option<Box<dyn MessageHasher>>,
+    last: &mut Vec<u8>,
+) -> Result<(), Error> {
+    if !dec.awaiting_digest() {
+        return Ok(());
+    }
+    let mut hash = hash.ok_or(Error::Internal("no hash for the signature"))?;
+    dec.take_hash_input(|b| hash.update(b));
+    let digest = hash.digest().await?;
+    Ok(dec.supply_digest(&digest, last)?)
+}
+
+/// Decrypts a whole message held in memory as a download does: frames, data key and
+/// signature hash outside core where `exec` has them, else in core. The plaintext, once the
+/// whole message verified.
+pub async fn decrypt_in_memory<K: Keyring>(
+    exec: &impl Exec,
+    dec: Decryptor<K>,
+    message: &[u8],
+) -> Result<zeroize::Zeroizing<Vec<u8>>, Error> {
+    let mut dec = dec;
+    let mut out = zeroize::Zeroizing::new(Vec::with_capacity(message.len()));
+    match exec.frames() {
+        Some(frames) => {
+            dec = dec.unwrap_outside();
+            let (mut key, mut hash) = (None, None);
+            open_outside(
+                exec, frames, &mut key, &mut hash, &mut dec, message, &mut out,
+            )
+            .await?;
+            check_digest(&mut dec, hash, &mut out).await?;
+        }
+        None => dec.update(message, &mut out)?,
+    }
+    dec.finish()?;
+    Ok(out)
+}
+
 /// Decrypts one range (through [`Exec`], or inline with its [`crate::FrameCipher`]) and
 /// writes what verified; gives the slot back.
 async fn consume<K, W, E>(
@@ -354,12 +397,9 @@ where
         hash,
         ..
     } = state.ok_or(Error::Internal("the decryptor did not come back"))?;
-    if dec.awaiting_digest() {
-        let mut hash = hash.ok_or(Error::Internal("no hash for the signature"))?;
-        dec.take_hash_input(|b| hash.update(b));
-        let digest = cancellable(cancel, hash.digest()).await?;
-        let mut last = Vec::new();
-        dec.supply_digest(&digest, &mut last)?;
+    let mut last = Vec::new();
+    cancellable(cancel, check_digest(&mut dec, hash, &mut last)).await?;
+    if !last.is_empty() {
         let written = sink.write(&last).await;
         zeroize::Zeroize::zeroize(&mut last);
         written?;

@@ -30,10 +30,12 @@ pub mod upload;
 
 pub use budget::{Budget, Cancel, Permit, Watch};
 pub use defaults::{DEFAULTS, Defaults, Settings};
-pub use download::{Downloaded, Known, Sink, download};
+pub use download::{Downloaded, Known, Sink, decrypt_in_memory, download};
 pub use error::{Error, ErrorClass};
 pub use many::{ObjectError, Summary, list, run_all};
-pub use upload::{Earlier, Journal, Resumable, Source, Uploaded, upload, upload_resumable};
+pub use upload::{
+    Earlier, Journal, Resumable, Source, Uploaded, encrypt_in_memory, upload, upload_resumable,
+};
 
 use std::future::Future;
 

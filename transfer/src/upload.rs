@@ -170,6 +170,43 @@ async fn seal_outside(
     Ok(())
 }
 
+/// Frames sealed outside: the signature hash too, where the front end has a hasher (the
+/// encryptor then hands out what to hash).
+fn outside_hash(exec: &impl Exec, enc: &mut Encryptor) -> Option<Box<dyn MessageHasher>> {
+    exec.frames()?;
+    let alg = enc.header().suite.signature()?;
+    exec.hasher(alg.digest_len())
+        .filter(|_| matches!(enc.hash_outside(), Ok(true)))
+}
+
+/// Encrypts a whole buffer as an upload does: frames and signature hash outside core where
+/// `exec` has them (runs of 64 frames), else in core. The message.
+pub async fn encrypt_in_memory(
+    exec: &impl Exec,
+    enc: Encryptor,
+    data: &[u8],
+) -> Result<Vec<u8>, Error> {
+    let mut enc = enc;
+    let len = usize::try_from(enc.message_len(data.len() as u64)).unwrap_or(0);
+    let mut out = Vec::with_capacity(len);
+    let Some(frames) = exec.frames() else {
+        enc.update(data, &mut out)?;
+        enc.finish(&mut out)?;
+        return Ok(out);
+    };
+    let mut hash = outside_hash(exec, &mut enc);
+    let mut key = None;
+    let run = 64 * enc.header().frame_length as usize;
+    for chunk in data.chunks(run.max(1)) {
+        seal_outside(frames, &mut key, hash.as_mut(), &mut enc, chunk, &mut out).await?;
+    }
+    match hash {
+        Some(h) => finish_outside(enc, h, &mut out).await?,
+        None => enc.finish(&mut out)?,
+    }
+    Ok(out)
+}
+
 /// Ends a message whose signature hash is outside: the final frame, its bytes to `hash`, the
 /// digest, and the footer that signs it.
 async fn finish_outside(
@@ -283,15 +320,8 @@ pub async fn upload_resumable<E: Exec, S: Source>(
             .min(part_size.max(threshold))
     });
     let cap = part_size + READ_CHUNK + (64 << 10);
-    // Frames sealed outside: the signature hash too, where the front end has a hasher.
     let mut enc = enc;
-    let hash = match (eng.exec.frames(), header.suite.signature()) {
-        (Some(_), Some(alg)) => eng
-            .exec
-            .hasher(alg.digest_len())
-            .filter(|_| matches!(enc.hash_outside(), Ok(true))),
-        _ => None,
-    };
+    let hash = outside_hash(&eng.exec, &mut enc);
     let mut p = Producer {
         source,
         enc: Some(enc),
