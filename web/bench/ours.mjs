@@ -10,9 +10,11 @@
 // The page may name another build (window.csePkg, a directory under web/, set by run.mjs
 // from '--impl ours:DIR'); by default the page's own, web/www/pkg.
 const pkg = window.csePkg ? `/${window.csePkg.replace(/^\/+|\/+$/g, '')}/cse_web.js` : '../www/pkg/cse_web.js';
-const { default: init, encryptBuffer, decryptBuffer } = await import(pkg);
+const { default: init, encryptBuffer, decryptBuffer, startHashWorker } = await import(pkg);
 
 const wasm = await init();
+// As an application of the buffer functions would at load (earlier builds lack it).
+startHashWorker?.();
 const SUITES = new Set([0x0578, 0x0478]);
 const FRAME_LENGTH = 4096;
 

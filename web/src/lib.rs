@@ -942,6 +942,7 @@ mod webhash {
     extern "C" {
         #[wasm_bindgen(js_name = available)]
         pub fn hash_available() -> bool;
+        pub fn prestart();
 
         pub type OutsideHash;
         #[wasm_bindgen(constructor)]
@@ -1137,6 +1138,14 @@ impl cse_transfer::Exec for PageExec {
         }
         WorkerHash::new(digest_len).map(|h| Box::new(h) as Box<dyn cse_transfer::MessageHasher>)
     }
+}
+
+/// Starts the Worker that hashes signed messages for `encryptBuffer`/`decryptBuffer`, for a
+/// caller that will use them: otherwise the first signed message starts it, and waits about a
+/// tenth of a second for it. The page's transfers do not use it.
+#[wasm_bindgen(js_name = startHashWorker)]
+pub fn start_hash_worker() {
+    webhash::prestart();
 }
 
 /// Encrypts a whole buffer (benchmarks, small files) as the page's uploads do: frames in

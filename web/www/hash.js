@@ -91,9 +91,13 @@ export function available() {
   return !broken && typeof Worker === 'function' && globalThis.name !== NAME;
 }
 
-// Started with the module, not at the first signed message: loading and compiling the wasm
-// module there takes a tenth of a second, which a message would otherwise wait for.
-if (available()) hashWorker();
+/**
+ * Starts the hash Worker ahead of the first signed message, which would otherwise wait for it
+ * to load and compile the wasm module (about a tenth of a second).
+ */
+export function prestart() {
+  if (available()) hashWorker();
+}
 
 /** One message's hash on the hash Worker. */
 export class OutsideHash {
