@@ -14,7 +14,7 @@ const { default: init, encryptBuffer, decryptBuffer, startHashWorker } = await i
 
 const wasm = await init();
 // As an application of the buffer functions would at load (earlier builds lack it).
-startHashWorker?.();
+await startHashWorker?.();
 const SUITES = new Set([0x0578, 0x0478]);
 const FRAME_LENGTH = 4096;
 

@@ -942,7 +942,7 @@ mod webhash {
     extern "C" {
         #[wasm_bindgen(js_name = available)]
         pub fn hash_available() -> bool;
-        pub fn prestart();
+        pub fn prestart() -> js_sys::Promise;
 
         pub type OutsideHash;
         #[wasm_bindgen(constructor)]
@@ -1142,10 +1142,10 @@ impl cse_transfer::Exec for PageExec {
 
 /// Starts the Worker that hashes signed messages for `encryptBuffer`/`decryptBuffer`, for a
 /// caller that will use them: otherwise the first signed message starts it, and waits about a
-/// tenth of a second for it. The page's transfers do not use it.
+/// tenth of a second for it. Resolves once it is ready. The page's transfers do not use it.
 #[wasm_bindgen(js_name = startHashWorker)]
-pub fn start_hash_worker() {
-    webhash::prestart();
+pub async fn start_hash_worker() {
+    let _ = JsFuture::from(webhash::prestart()).await;
 }
 
 /// Encrypts a whole buffer (benchmarks, small files) as the page's uploads do: frames in

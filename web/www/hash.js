@@ -17,6 +17,8 @@ if (typeof WorkerGlobalScope !== 'undefined' && globalThis.name === NAME) {
     await m.default();
     return m;
   });
+  // Tells the page it is ready (see prestart).
+  ready.then(() => self.postMessage({ op: 'ready' }), () => {});
   const hashes = new Map();
   self.onmessage = async ({ data: { id, op, len, bytes, length } }) => {
     // Messages are handled in the order they came: each waits for the same promise.
@@ -52,6 +54,8 @@ if (typeof WorkerGlobalScope !== 'undefined' && globalThis.name === NAME) {
 }
 
 let worker = null;
+/** Resolves once the hash Worker has loaded the wasm module (or failed). */
+let started = null;
 /** The hash Worker failed (it could not start, or died): later messages are hashed by core. */
 let broken = false;
 let next = 1;
@@ -65,7 +69,13 @@ const CHUNK = 512 * 1024;
 function hashWorker() {
   if (!worker) {
     worker = new Worker(import.meta.url, { type: 'module', name: NAME });
+    let ready;
+    started = new Promise((resolve) => { ready = resolve; });
     worker.onmessage = ({ data }) => {
+      if (data.op === 'ready') {
+        ready();
+        return;
+      }
       if (data.op === 'buffer') {
         if (pool.length < POOL && data.bytes.byteLength <= 2 * CHUNK) pool.push(data.bytes);
         return;
@@ -81,6 +91,7 @@ function hashWorker() {
       waiting.clear();
       worker = null;
       broken = true;
+      ready();
     };
   }
   return worker;
@@ -93,10 +104,12 @@ export function available() {
 
 /**
  * Starts the hash Worker ahead of the first signed message, which would otherwise wait for it
- * to load and compile the wasm module (about a tenth of a second).
+ * to load and compile the wasm module (about a tenth of a second); resolves once it has.
  */
 export function prestart() {
-  if (available()) hashWorker();
+  if (!available()) return Promise.resolve();
+  hashWorker();
+  return started;
 }
 
 /** One message's hash on the hash Worker. */
